@@ -1,0 +1,35 @@
+"""Typed errors. They are raised early and turned into one-line messages at the edges (CLI, HTTP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NotecheckError(Exception):
+    """Base class of every error notecheck raises on purpose (CLI exit code 2, HTTP 4xx)."""
+
+
+class DatasetError(NotecheckError):
+    """A row of a user's data file is unusable: names the file, the row (1-based line) and the field."""
+
+    def __init__(self, path: str | Path, line: int | None, field: str | None, reason: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.field = field
+        self.reason = reason
+        where = self.path if line is None else f"{self.path}:{line}"
+        what = f" field '{field}'" if field else ""
+        super().__init__(f"{where}:{what} {reason}".replace(": ", ": ", 1))
+
+
+class ModelLoadError(NotecheckError):
+    """A model directory is missing a file, or a file is corrupt; names the file."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ConfigError(NotecheckError):
+    """A run or deployment setting is invalid; names the setting."""

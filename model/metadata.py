@@ -1,0 +1,68 @@
+"""The one metadata file of ours that sits beside `save_pretrained` output in a model directory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model.errors import ModelLoadError
+
+METADATA_FILE = "notecheck.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Thresholds:
+    """Cut-offs on calibrated P(commercial). `review` <= `flag`; below `review` a note is allowed."""
+
+    review: float = 0.5  # chosen on validation for recall >= target
+    flag: float = 0.9  # chosen on validation for precision >= target
+
+
+@dataclass
+class ModelMetadata:
+    """What defines a trained model beyond its weights. Saved as `notecheck.json`."""
+
+    version: str = "0.0.0-untrained"
+    backend: str = "transformer"  # "transformer" or "tfidf"
+    base_model: str = ""  # the encoder it was fine-tuned from (id or path)
+    max_length: int = 256  # tokens, including special tokens
+    temperature: float = 1.0  # calibration: logits are divided by this
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    training_data_hash: str = ""  # sha256 over the training notes
+    test_split_hash: str = ""  # sha256 of the frozen test split it was evaluated on
+    metrics: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # the run config that produced it
+    git_revision: str = ""
+    created_at: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:
+        known = {f for f in cls.__dataclass_fields__}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs["thresholds"] = Thresholds(**data.get("thresholds", {}))
+        return cls(**kwargs)
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / METADATA_FILE
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ModelMetadata:
+        path = Path(directory) / METADATA_FILE
+        if not path.is_file():
+            raise ModelLoadError(path, "missing: not a notecheck model directory (no metadata file)")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("top level is not an object")
+            return cls.from_dict(data)
+        except (ValueError, TypeError) as exc:
+            raise ModelLoadError(path, f"corrupt metadata: {exc}") from exc

@@ -1,0 +1,1 @@
+"""The `notecheck` command line: the composition root that wires `model`, `training` and `serving`."""

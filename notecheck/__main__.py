@@ -1,0 +1,5 @@
+import sys
+
+from notecheck.cli import main
+
+sys.exit(main())
