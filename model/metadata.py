@@ -17,6 +17,7 @@ FORMAT_VERSION = 1
 class Thresholds:
     """Cut-offs on calibrated P(commercial). `review` <= `flag`; below `review` a note is allowed."""
 
+    commercial: float = 0.5  # verdict boundary: at or above it a note is called commercial
     review: float = 0.5  # chosen on validation for recall >= target
     flag: float = 0.9  # chosen on validation for precision >= target
 

@@ -45,7 +45,7 @@ def is_commercial(label: str) -> bool:
 
 
 def detect_lang(text: str) -> str:
-    """`zh` when at least a fifth of the letters are CJK ideographs, else `en`. Cheap and good enough for slices."""
+    """`zh` when at least a fifth of the letters are CJK ideographs, else `en`: cheap, enough for slices."""
     cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
     letters = sum(1 for ch in text if ch.isalpha())
     return "zh" if letters and cjk / letters >= 0.2 else "en"

@@ -1,0 +1,171 @@
+"""`Classifier`: load, save and predict. Every path (API, batch scoring, evaluation, Ray) calls `predict`.
+
+A model is a directory: `save_pretrained` output (safetensors, `config.json` with `id2label`, tokenizer
+files) plus `notecheck.json` (see `model.metadata`). The classifier scores disclosure-masked text for
+P(commercial); the verdict combines that with the disclosure rating of the original text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from model.disclosure import Disclosure, mask, rate
+from model.errors import ModelLoadError
+from model.metadata import ModelMetadata, Thresholds
+from model.schema import CLASSIFIER_LABELS, Action, Note, Verdict
+
+log = logging.getLogger(__name__)
+
+
+class Scorer(Protocol):
+    """A backend that turns model input strings into (n, 2) logits: transformer or TF-IDF."""
+
+    def score(self, texts: Sequence[str]) -> Any: ...  # returns model.scorer.Scores
+
+    def save(self, path: str | Path) -> None: ...
+
+
+@dataclass
+class Prediction:
+    """One note's result. `p_commercial` is calibrated; `truncated` says the model saw only the start."""
+
+    id: str | None
+    p_commercial: float
+    verdict: Verdict
+    action: Action
+    disclosure: Disclosure
+    truncated: bool
+    n_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "verdict": self.verdict,
+            "p_commercial": round(self.p_commercial, 6),
+            "action": self.action,
+            "disclosure": self.disclosure.to_dict(),
+            "truncated": self.truncated,
+            "n_tokens": self.n_tokens,
+        }
+
+
+def as_note(item: Note | str) -> Note:
+    return item if isinstance(item, Note) else Note(text=item)
+
+
+def model_input(note: Note) -> str:
+    """The string the model reads: title and body with clear disclosure markers blanked.
+
+    Masking keeps lengths, so offsets into the body are offsets into this string shifted by
+    `body_offset(note)`.
+    """
+    title = mask(note.title).strip() if note.title else ""
+    return f"{title}\n{mask(note.text)}" if title else mask(note.text)
+
+
+def body_offset(note: Note) -> int:
+    """Where the note body starts inside `model_input(note)`."""
+    title = mask(note.title).strip() if note.title else ""
+    return len(title) + 1 if title else 0
+
+
+def calibrated(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """P(commercial) from (n, 2) logits: a softmax over logits / temperature, written as a sigmoid."""
+    margin = (logits[:, 1] - logits[:, 0]) / max(temperature, 1e-6)
+    return 1.0 / (1.0 + np.exp(-np.clip(margin, -60, 60)))
+
+
+def decide(p_commercial: float, disclosure: Disclosure, thresholds: Thresholds) -> tuple[Verdict, Action]:
+    """Verdict and moderation action. A clearly disclosed ad breaks no rule, so it is allowed."""
+    if p_commercial < thresholds.commercial:
+        verdict: Verdict = "genuine"
+    else:
+        verdict = "disclosed_ad" if disclosure.rating == "clear" else "undisclosed_ad"
+    if disclosure.rating == "clear":
+        return verdict, "allow"
+    if p_commercial >= thresholds.flag:
+        return verdict, "flag"
+    if p_commercial >= thresholds.review:
+        return verdict, "review"
+    return verdict, "allow"
+
+
+class Classifier:
+    """Predicts verdicts for notes. Build with `from_pretrained(dir)`; `predict` keeps order and length."""
+
+    def __init__(self, scorer: Scorer, metadata: ModelMetadata) -> None:
+        self.scorer = scorer
+        self.metadata = metadata
+
+    @property
+    def version(self) -> str:
+        return self.metadata.version
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, runtime: str = "fp32", **scorer_kwargs: Any) -> Classifier:
+        """Load a model directory. Raises `ModelLoadError` naming the missing or corrupt file.
+
+        `runtime` picks fp32 (exact), bf16 or int8 (faster on CPU); the TF-IDF backend ignores it.
+        """
+        path = Path(path)
+        if not path.is_dir():
+            raise ModelLoadError(path, "model directory not found")
+        metadata = ModelMetadata.load(path)
+        if metadata.backend == "tfidf":
+            from model.tfidf import TfidfScorer
+
+            scorer: Scorer = TfidfScorer.load(path)
+        elif metadata.backend == "transformer":
+            from model.scorer import TransformerScorer
+
+            scorer = TransformerScorer.load(path, metadata.max_length, runtime=runtime, **scorer_kwargs)
+            labels = getattr(getattr(scorer.model, "config", None), "id2label", {})
+            if [labels.get(i) for i in range(len(CLASSIFIER_LABELS))] != list(CLASSIFIER_LABELS):
+                raise ModelLoadError(
+                    path / "config.json", f"id2label must be {CLASSIFIER_LABELS}, got {labels}"
+                )
+        else:
+            raise ModelLoadError(path / "notecheck.json", f"unknown backend '{metadata.backend}'")
+        log.info("loaded model %s (%s) from %s", metadata.version, metadata.backend, path)
+        return cls(scorer, metadata)
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.scorer.save(path)
+        self.metadata.save(path)
+        return path
+
+    def scores(self, notes: Sequence[Note | str]) -> Any:
+        """Raw logits and tokenization facts for notes (evaluation and calibration use this)."""
+        return self.scorer.score([model_input(as_note(n)) for n in notes])
+
+    def predict_proba(self, notes: Sequence[Note | str]) -> np.ndarray:
+        """Calibrated P(commercial) per note, in input order."""
+        if not notes:
+            return np.zeros(0, dtype=np.float64)
+        return calibrated(self.scores(notes).logits, self.metadata.temperature)
+
+    def predict(self, notes: Sequence[Note | str]) -> list[Prediction]:
+        """One `Prediction` per input note, same order and length.
+
+        >>> clf.predict(["新买的面霜用了一周", "Use my code ANNA15 for 15% off!"])  # doctest: +SKIP
+        [Prediction(id=None, p_commercial=0.04, verdict='genuine', ...), Prediction(...)]
+        """
+        items = [as_note(n) for n in notes]
+        if not items:
+            return []
+        raw = self.scores(items)
+        probs = calibrated(raw.logits, self.metadata.temperature)
+        results = []
+        for note, p, n_tok, cut in zip(items, probs, raw.n_tokens, raw.truncated, strict=True):
+            disclosure = rate(note.text, note.title)
+            verdict, action = decide(float(p), disclosure, self.metadata.thresholds)
+            results.append(Prediction(note.id, float(p), verdict, action, disclosure, bool(cut), int(n_tok)))
+        return results

@@ -1,0 +1,151 @@
+"""The transformer backend: the one place where notes become token ids and token ids become logits.
+
+Inference sorts notes by token length and cuts batches by a token budget, so a batch of short notes is
+not padded to the length of one long note; batches run under `torch.inference_mode()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+
+from model.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("fp32", "bf16", "int8")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+
+
+@dataclass
+class Encoded:
+    """Token ids of notes, truncated to `max_length`, with each note's untruncated length."""
+
+    ids: list[list[int]]
+    n_tokens: list[int]  # length before truncation, special tokens included
+    truncated: list[bool]
+
+
+@dataclass
+class Scores:
+    """Raw class logits (n, 2) plus what tokenization did to each note."""
+
+    logits: np.ndarray
+    n_tokens: list[int]
+    truncated: list[bool]
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> Iterator[list[int]]:
+    """Yield index lists, longest notes first, each with at most `batch_size` notes and at most
+    `max_tokens` padded tokens (a single note longer than the budget still gets its own batch).
+
+    >>> list(length_batches([5, 50, 6, 49], batch_size=8, max_tokens=100))
+    [[1, 3], [2, 0]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batch: list[int] = []
+    for i in order:
+        width = lengths[batch[0]] if batch else lengths[i]  # sorted: the first is the widest
+        if batch and (len(batch) + 1 > batch_size or (len(batch) + 1) * width > max_tokens):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+class TransformerScorer:
+    """A fine-tuned sequence classifier with its tokenizer. `encode` is the only tokenization path."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: PreTrainedTokenizerBase,
+        max_length: int,
+        batch_size: int = 32,
+        max_tokens: int = 8192,
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+
+    @classmethod
+    def load(
+        cls, path: str | Path, max_length: int, runtime: str = "fp32", **kwargs: Any
+    ) -> TransformerScorer:
+        """Load weights (safetensors only, never pickles) and tokenizer from a model directory."""
+        path = Path(path)
+        if runtime not in RUNTIMES:
+            raise ModelLoadError(path, f"unknown runtime '{runtime}' (choose from {', '.join(RUNTIMES)})")
+        for name in ("config.json",):
+            if not (path / name).is_file():
+                raise ModelLoadError(path / name, "missing")
+        if not any((path / name).is_file() for name in WEIGHT_FILES):
+            raise ModelLoadError(path / WEIGHT_FILES[0], "missing (only safetensors weights are loaded)")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the message names the file
+            raise ModelLoadError(path / "tokenizer.json", f"tokenizer does not load: {exc}") from exc
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(path / WEIGHT_FILES[0], f"weights do not load: {exc}") from exc
+        model = apply_runtime(model, runtime)
+        return cls(model, tokenizer, max_length=max_length, **kwargs)
+
+    def save(self, path: str | Path) -> None:
+        self.model.save_pretrained(path, safe_serialization=True)
+        self.tokenizer.save_pretrained(path)
+
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        """Tokenize without padding; truncate to `max_length`, keeping the closing special token."""
+        out = self.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
+        ids, n_tokens, truncated = [], [], []
+        for seq in out["input_ids"]:
+            n_tokens.append(len(seq))
+            cut = len(seq) > self.max_length
+            truncated.append(cut)
+            ids.append(seq[: self.max_length - 1] + seq[-1:] if cut else seq)
+        return Encoded(ids=ids, n_tokens=n_tokens, truncated=truncated)
+
+    def collate(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """Right-pad a batch of id lists to its longest member."""
+        width = max(len(s) for s in ids)
+        pad = self.tokenizer.pad_token_id or 0
+        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[row, : len(seq)] = 1
+        return {"input_ids": input_ids, "attention_mask": mask}
+
+    def score(self, texts: Sequence[str]) -> Scores:
+        """Logits for each text, in input order."""
+        enc = self.encode(texts)
+        logits = np.zeros((len(texts), 2), dtype=np.float32)
+        device = next(self.model.parameters()).device
+        with torch.inference_mode():
+            for batch in length_batches([len(s) for s in enc.ids], self.batch_size, self.max_tokens):
+                inputs = {k: v.to(device) for k, v in self.collate([enc.ids[i] for i in batch]).items()}
+                out = self.model(**inputs).logits.float().cpu().numpy()
+                logits[batch] = out
+        return Scores(logits=logits, n_tokens=enc.n_tokens, truncated=enc.truncated)
+
+
+def apply_runtime(model: torch.nn.Module, runtime: str) -> torch.nn.Module:
+    """Cast or quantize a loaded model for inference. fp32 is exact; bf16 and int8 trade a little accuracy
+    for speed on CPUs with the matching instructions (see the benchmarks)."""
+    if runtime == "bf16":
+        return model.to(torch.bfloat16)
+    if runtime == "int8":
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return model

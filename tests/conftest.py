@@ -1,0 +1,94 @@
+"""Shared fixtures: a tiny random BERT classifier with a small vocabulary, built once per session.
+
+Unit tests never touch the real base encoder; only tests marked `slow` do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+#: A small bilingual corpus the tiny tokenizer is trained on (written for the tests).
+TINY_CORPUS = [
+    "今天去了新开的咖啡店，拿铁一般，环境不错。",
+    "这款面霜用了一个月，皮肤没有变好，有点失望。",
+    "私信我拿优惠码，评论区扣1，戳主页看链接，淘宝搜同款。",
+    "本篇由品牌赞助，广告合作，蒲公英。",
+    "宝宝最近长牙，晚上睡不好，求各位妈妈支招。",
+    "周末带狗狗去公园，它追了一下午的鸽子。",
+    "Went hiking with my sister, the view was worth the blisters.",
+    "Use my code ANNA15 for 15% off, link in bio, DM me for the discount!",
+    "Paid partnership with a skincare brand. #ad #sponsored",
+    "My kettle broke after two weeks, returning it tomorrow, so annoyed.",
+    "Honest review: the blender is loud but the smoothies are great.",
+    "Price 199 yuan, model X200, search it on Taobao, limited offer today only.",
+]
+
+
+def build_tiny_classifier(directory: Path, seed: int = 0) -> Path:
+    """Write a random 2-layer BERT classifier (hidden 32) and its WordPiece tokenizer as a notecheck model."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    from model.classifier import Classifier
+    from model.metadata import ModelMetadata
+    from model.scorer import TransformerScorer
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(TINY_CORPUS, trainers.WordPieceTrainer(vocab_size=600, special_tokens=specials))
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=128,
+    )
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=2,
+        id2label={0: "genuine", 1: "commercial"},
+        label2id={"genuine": 0, "commercial": 1},
+    )
+    model = BertForSequenceClassification(config)
+    scorer = TransformerScorer(model, fast, max_length=64)
+    meta = ModelMetadata(version="tiny-0", base_model="tiny-random-bert", max_length=64)
+    Classifier(scorer, meta).save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved tiny random classifier directory. Copy it before changing it."""
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_model_dir: Path):  # noqa: ANN201
+    from model.classifier import Classifier
+
+    return Classifier.from_pretrained(tiny_model_dir)
