@@ -1,0 +1,94 @@
+"""Split properties: grouped by author, stratified, deterministic, and frozen by hash."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from model.errors import DatasetError
+from model.loader import LabelledNote
+from model.schema import Note
+from training.splits import FrozenSplit, content_hash, proportions, split_notes
+
+LABELS = ["genuine", "genuine", "genuine", "disclosed_ad", "undisclosed_ad", "undisclosed_ad"]
+
+
+def synthetic(n_authors: int = 60, seed: int = 0) -> list[LabelledNote]:
+    rng = random.Random(seed)
+    notes = []
+    for a in range(n_authors):
+        lang = "zh" if a % 2 else "en"
+        for k in range(rng.randint(4, 14)):
+            label = rng.choice(LABELS)
+            note = Note(text=f"note {a}-{k}", id=f"a{a}-{k}", author_id=f"a{a}", lang=lang)
+            notes.append(LabelledNote(note, label))
+    return notes
+
+
+def test_no_author_in_two_splits() -> None:
+    split = split_notes(synthetic())
+    authors = [{n.note.author_id for n in part} for part in split.parts().values()]
+    assert not (authors[0] & authors[1]) and not (authors[0] & authors[2]) and not (authors[1] & authors[2])
+    assert sum(len(p) for p in split.parts().values()) == len(synthetic())
+
+
+def test_sizes_and_strata_within_tolerance() -> None:
+    notes = synthetic(120)
+    split = split_notes(notes)
+    assert 0.10 <= len(split.test) / len(notes) <= 0.20
+    assert 0.10 <= len(split.validation) / len(notes) <= 0.20
+    overall = proportions(notes)
+    for part in (split.train, split.test):
+        for stratum, share in proportions(part).items():
+            assert abs(share - overall[stratum]) < 0.08, stratum
+
+
+def test_same_seed_same_split_other_seed_other_split() -> None:
+    a, b, c = (
+        split_notes(synthetic(), seed=5),
+        split_notes(synthetic(), seed=5),
+        split_notes(synthetic(), seed=6),
+    )
+    assert content_hash(a.test) == content_hash(b.test)
+    assert content_hash(a.test) != content_hash(c.test)
+
+
+def test_frozen_split_round_trip(tmp_path: Path) -> None:
+    notes = synthetic()
+    split = split_notes(notes, seed=3)
+    FrozenSplit.from_split(split, seed=3).save(tmp_path / "split.json")
+    frozen = FrozenSplit.load(tmp_path / "split.json")
+    again = frozen.apply(list(reversed(notes)))
+    assert content_hash(again.test) == content_hash(split.test)
+    assert {n.note.id for n in again.train} == {n.note.id for n in split.train}
+
+
+def test_new_data_never_enters_test_and_leaky_authors_are_left_out() -> None:
+    notes = synthetic()
+    split = split_notes(notes)
+    frozen = FrozenSplit.from_split(split, seed=13)
+    test_author = split.test[0].note.author_id
+    new = [
+        LabelledNote(Note(text="fresh", id="new-1", author_id="brand-new"), "genuine"),
+        LabelledNote(Note(text="leak", id="new-2", author_id=test_author), "genuine"),
+    ]
+    again = frozen.apply(notes + new)
+    assert "new-1" in {n.note.id for n in again.train}
+    assert "new-2" not in {n.note.id for part in again.parts().values() for n in part}
+    assert content_hash(again.test) == frozen.test_hash
+
+
+def test_changed_test_note_is_refused() -> None:
+    notes = synthetic()
+    frozen = FrozenSplit.from_split(split_notes(notes), seed=13)
+    victim = next(n for n in notes if n.note.id in set(frozen.test_ids))
+    victim.note.text += " edited"
+    with pytest.raises(DatasetError, match="frozen test split"):
+        frozen.apply(notes)
+
+
+def test_too_few_authors() -> None:
+    with pytest.raises(DatasetError, match="authors"):
+        split_notes(synthetic(3))

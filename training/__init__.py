@@ -1,0 +1,1 @@
+"""Fine-tuning, evaluation, calibration, thresholds and gated retraining. Imports `model`, never `serving`."""

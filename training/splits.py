@@ -1,0 +1,134 @@
+"""Deterministic train/validation/test splits, grouped by author and stratified by label and language.
+
+No author appears in two splits, so the model is never tested on a voice it trained on. The test split is
+frozen once made: `FrozenSplit` records its note ids and content hash, and every later training or
+retraining run re-uses exactly those notes (and refuses to run if their content changed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
+
+from model.errors import DatasetError
+from model.loader import LabelledNote
+from model.schema import detect_lang
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Split:
+    train: list[LabelledNote]
+    validation: list[LabelledNote]
+    test: list[LabelledNote]
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} {len(part)}" for name, part in self.parts().items())
+
+    def parts(self) -> dict[str, list[LabelledNote]]:
+        return {"train": self.train, "validation": self.validation, "test": self.test}
+
+
+def content_hash(notes: Sequence[LabelledNote]) -> str:
+    """sha256 over the notes' ids, titles, texts and labels, independent of their order."""
+    lines = sorted(f"{n.note.id}\x1f{n.note.title}\x1f{n.note.text}\x1f{n.label}" for n in notes)
+    return hashlib.sha256("\x1e".join(lines).encode("utf-8")).hexdigest()
+
+
+def group_of(item: LabelledNote) -> str:
+    return item.note.author_id or f"note:{item.note.id}"
+
+
+def stratum_of(item: LabelledNote) -> str:
+    return f"{item.label}|{item.note.lang or detect_lang(item.note.text)}"
+
+
+def _one_fold(items: Sequence[LabelledNote], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices (rest, held) with about `fraction` of items held out, whole groups at a time."""
+    n_splits = max(2, round(1 / fraction))
+    groups = [group_of(i) for i in items]
+    if len(set(groups)) < n_splits:
+        raise DatasetError(
+            "split", None, "author_id", f"need at least {n_splits} authors to split, got {len(set(groups))}"
+        )
+    strata = [stratum_of(i) for i in items]
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    rest, held = next(folds.split(np.zeros(len(items)), strata, groups))
+    return rest.tolist(), held.tolist()
+
+
+def split_notes(
+    notes: Sequence[LabelledNote], seed: int = 13, test: float = 0.15, validation: float = 0.15
+) -> Split:
+    """Split by author, stratified by label x language; the same seed gives the same split."""
+    rest_idx, test_idx = _one_fold(notes, test, seed)
+    rest = [notes[i] for i in rest_idx]
+    train_idx, val_idx = _one_fold(rest, validation / (1 - test), seed + 1)
+    split = Split([rest[i] for i in train_idx], [rest[i] for i in val_idx], [notes[i] for i in test_idx])
+    log.info("split by author: %s", split.describe())
+    return split
+
+
+@dataclass
+class FrozenSplit:
+    """The record that pins a split: ids per part and the test split's content hash."""
+
+    seed: int
+    test_ids: list[str]
+    validation_ids: list[str]
+    test_hash: str
+
+    @classmethod
+    def from_split(cls, split: Split, seed: int) -> FrozenSplit:
+        return cls(
+            seed=seed,
+            test_ids=sorted(str(n.note.id) for n in split.test),
+            validation_ids=sorted(str(n.note.id) for n in split.validation),
+            test_hash=content_hash(split.test),
+        )
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> FrozenSplit:
+        try:
+            return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as exc:
+            raise DatasetError(path, None, None, f"not a frozen split file: {exc}") from exc
+
+    def apply(self, notes: Sequence[LabelledNote]) -> Split:
+        """Re-create the pinned split. Notes not seen when it was frozen go to training, except those by an
+        author of the validation or test split (they would leak that author), which are left out."""
+        test_ids, val_ids = set(self.test_ids), set(self.validation_ids)
+        test = [n for n in notes if n.note.id in test_ids]
+        validation = [n for n in notes if n.note.id in val_ids]
+        if len(test) != len(test_ids) or content_hash(test) != self.test_hash:
+            raise DatasetError("split", None, None, "the frozen test split's notes are missing or changed")
+        held_authors = {group_of(n) for n in test + validation}
+        train, dropped = [], 0
+        for n in notes:
+            if n.note.id in test_ids or n.note.id in val_ids:
+                continue
+            if group_of(n) in held_authors:
+                dropped += 1
+                continue
+            train.append(n)
+        if dropped:
+            log.warning("%d new notes left out: their authors are in the validation or test split", dropped)
+        return Split(train, validation, test)
+
+
+def proportions(notes: Sequence[LabelledNote]) -> dict[str, float]:
+    counts = Counter(stratum_of(n) for n in notes)
+    total = sum(counts.values()) or 1
+    return {k: v / total for k, v in sorted(counts.items())}
