@@ -1,0 +1,87 @@
+"""What defines a training run: one dataclass, loaded from YAML with command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from model.base_model import DEFAULT_BASE_MODEL
+from model.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
+
+
+@dataclass
+class TrainConfig:
+    model: str = "transformer"  # "transformer" or "tfidf"
+    data: list[str] = field(default_factory=lambda: ["data/notes"])  # files or directories
+    split_file: str = "data/splits.json"  # frozen split record; written on first use
+    base_model: str = DEFAULT_BASE_MODEL  # alias of the bundled encoder, a HF id or a local directory
+    out: str = "runs/default"  # the model directory written at the end
+    text_column: str = "text"
+    label_column: str = "label"
+    id_column: str = "id"
+    label_map: str = ""  # extra RAW=LABEL pairs, comma separated
+    skip_invalid: bool = False
+    max_length: int = 256  # tokens per note; longer notes are truncated (and reported)
+    epochs: int = 4
+    batch_size: int = 16
+    learning_rate: float = 5e-5  # encoder
+    head_learning_rate: float = 5e-4  # the freshly initialised classifier head learns faster
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    freeze_embeddings: bool = True  # 96M of e5-small's 118M parameters are word embeddings
+    class_weighting: bool = True  # weight the loss by inverse class frequency
+    patience: int = 2  # epochs without validation macro-F1 gain before stopping
+    precision: str = "auto"  # auto | fp32 | bf16
+    seed: int = 13
+    checkpoint_every: int = 40  # optimizer steps between resumable checkpoints
+    max_steps: int = 0  # stop after this many steps (0: no limit); for smoke runs
+    flag_precision: float = 0.95  # target precision of the `flag` action on validation
+    review_recall: float = 0.90  # target recall of the `review` action on validation
+    version: str = ""  # model version; derived from time and data hash when empty
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown training setting(s): {', '.join(unknown)}")
+        values = dict(data)
+        if isinstance(values.get("data"), str):
+            values["data"] = [values["data"]]
+        config = cls(**values)
+        config.validate()
+        return config
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> TrainConfig:
+        """Read a YAML config (the default one when `path` is None) and apply non-None overrides."""
+        path = Path(path) if path else DEFAULT_CONFIG
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(data)
+
+    def validate(self) -> None:
+        if self.model not in ("transformer", "tfidf"):
+            raise ConfigError(f"model: must be 'transformer' or 'tfidf', got '{self.model}'")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision: must be auto, fp32 or bf16, got '{self.precision}'")
+        if not 8 <= self.max_length <= 512:
+            raise ConfigError(f"max_length: must be between 8 and 512, got {self.max_length}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be at least 1")
+        for name in ("flag_precision", "review_recall"):
+            if not 0 < getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be between 0 and 1")

@@ -1,0 +1,166 @@
+"""`run_training`: data → split → fit → calibrate → thresholds → evaluate → model directory.
+
+Both `notecheck train` and the retrain gate call this one function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model.base_model import ensure_base_model
+from model.classifier import Classifier
+from model.errors import DatasetError
+from model.loader import ColumnMap, LabelledNote, load_notes
+from model.metadata import ModelMetadata
+from training.config import TrainConfig
+from training.splits import FrozenSplit, Split, content_hash, split_notes
+
+log = logging.getLogger(__name__)
+
+DATA_SUFFIXES = (".jsonl", ".csv", ".parquet")
+
+
+@dataclass
+class TrainOutcome:
+    model_dir: Path
+    metadata: ModelMetadata
+    split: Split
+    test_metrics: dict[str, Any]
+
+
+def data_files(paths: list[str]) -> list[Path]:
+    """Expand directories into their data files (sorted, so the order never depends on the filesystem)."""
+    files: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        if path.is_dir() and not (path / "dataset_info.json").exists():
+            found = sorted(p for p in path.iterdir() if p.suffix in DATA_SUFFIXES)
+            if not found:
+                raise DatasetError(path, None, None, "directory holds no .jsonl, .csv or .parquet files")
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def load_training_notes(config: TrainConfig) -> list[LabelledNote]:
+    columns = ColumnMap(text=config.text_column, label=config.label_column, id=config.id_column)
+    notes, summary = load_notes(
+        data_files(config.data), columns=columns, label_map=config.label_map, skip_invalid=config.skip_invalid
+    )
+    log.info(summary.describe())
+    ids = [n.note.id for n in notes]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        raise DatasetError(config.data[0], None, config.id_column, f"duplicate note ids, e.g. {dupes}")
+    return notes
+
+
+def make_split(notes: list[LabelledNote], config: TrainConfig) -> Split:
+    """Apply the frozen split when it exists; otherwise make one and freeze it."""
+    path = Path(config.split_file) if config.split_file else None
+    if path and path.is_file():
+        log.info("using the frozen split in %s", path)
+        return FrozenSplit.load(path).apply(notes)
+    split = split_notes(notes, seed=config.seed)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        FrozenSplit.from_split(split, config.seed).save(path)
+        log.info("froze the split in %s (test hash %s)", path, content_hash(split.test)[:12])
+    return split
+
+
+def git_revision() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def build_and_fit(config: TrainConfig, split: Split, work_dir: Path) -> tuple[Classifier, dict[str, Any]]:
+    """Train the configured backend; returns an uncalibrated classifier and training facts."""
+    if config.model == "tfidf":
+        from training.baseline import fit_tfidf
+
+        scorer = fit_tfidf(split.train, split.validation, config)
+        return Classifier(scorer, ModelMetadata(backend="tfidf", base_model="char-ngram-tfidf")), {}
+    from training.trainer import build_scorer, fit
+
+    base = ensure_base_model(config.base_model)
+    scorer = build_scorer(base, config)
+    result = fit(scorer, split.train, split.validation, config, work_dir)
+    meta = ModelMetadata(backend="transformer", base_model=config.base_model, max_length=config.max_length)
+    facts = {
+        "best_epoch": result.best_epoch,
+        "validation_macro_f1": result.best_f1,
+        "steps": result.steps,
+        "train_seconds": round(result.seconds, 1),
+        "train_examples_per_second": round(result.examples_per_second, 2),
+    }
+    return Classifier(scorer, meta), facts
+
+
+def run_training(config: TrainConfig) -> TrainOutcome:
+    """Train, calibrate, choose thresholds, evaluate on the frozen test split and write the model directory.
+
+    Resumable: an interrupted run leaves its state in `<out>.partial/`, which the same call picks up.
+    """
+    from training.calibration import fit_temperature
+    from training.card import write_model_card
+    from training.evaluate import evaluate
+    from training.thresholds import choose_thresholds
+
+    notes = load_training_notes(config)
+    split = make_split(notes, config)
+    log.info("split: %s", split.describe())
+    out = Path(config.out)
+    work_dir = out.with_name(out.name + ".partial")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    classifier, facts = build_and_fit(config, split, work_dir)
+
+    val_scores = classifier.scores([n.note for n in split.validation]).logits
+    from training.trainer import labels_of
+
+    val_labels = labels_of(split.validation)
+    classifier.metadata.temperature = fit_temperature(val_scores, val_labels)
+    val_probs = classifier.predict_proba([n.note for n in split.validation])
+    classifier.metadata.thresholds = choose_thresholds(
+        val_probs, val_labels, flag_precision=config.flag_precision, review_recall=config.review_recall
+    )
+    train_hash = content_hash(split.train)
+    meta = classifier.metadata
+    meta.training_data_hash = train_hash
+    meta.test_split_hash = content_hash(split.test)
+    meta.config = config.to_dict()
+    meta.git_revision = git_revision()
+    meta.created_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    meta.version = config.version or f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{train_hash[:8]}"
+    test = evaluate(classifier, split.test)
+    meta.metrics = {
+        "test": test["summary"],
+        "training": facts,
+        "split": {k: len(v) for k, v in split.parts().items()},
+    }
+
+    staging = out.with_name(out.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    classifier.save_pretrained(staging)
+    write_model_card(staging, meta, test)
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    log.info("model %s written to %s", meta.version, out)
+    return TrainOutcome(out, meta, split, test)
