@@ -7,7 +7,7 @@ The rules follow the labelling guideline (data/README.md, rules 3-5):
   感谢…赞助); 蒲公英 as the brand-deal platform; the brand having sent the product
   (品牌方寄来, 送测); #ad, #sponsored, "sponsored (by)", "paid partnership (with)",
   "paid promotion", "this is an ad", "Ad:" / "AD |" opening a line, [AD] / 【广告】,
-  "gifted" used as a label (#gifted, "gifted by", "was gifted", "Gifted:"), "PR product".
+  "gifted" (unless a present from family or friends, or "a gifted pianist"), "PR product".
 - *weak* markers only hint: #sp, #spon, #collab, #partner, #ambassador, #affiliate, #恰饭,
   "affiliate link", "thanks @brand", 感谢@品牌, "in association / collaboration / partnership with".
 - Talking *about* ads discloses nothing (广告公司上班, 跳过广告, 团队合作, 合作愉快, 运动会的
@@ -35,6 +35,7 @@ _FLAGS = re.IGNORECASE | re.MULTILINE
 _HASH = "[#＃]"
 _END = r"(?![A-Za-z0-9_])"  # ASCII word end: "#ad" ends before "好物" but not inside "#adidas"
 _STOP = r"[^。！？!?\n]"  # any character but a sentence end
+_ASCII_BOUNDARY = r"(?:(?<![A-Za-z0-9_])(?=[A-Za-z0-9_])|(?<=[A-Za-z0-9_])(?![A-Za-z0-9_]))"
 
 
 def _any(words: str) -> str:
@@ -54,8 +55,13 @@ _EN_PEOPLE = r"(?:my|our)\s+" + _any(
 )
 
 
+def _compile(source: str) -> re.Pattern[str]:
+    """Compile with `\\b` as an ASCII word boundary, so "gifted给我的" still ends the word "gifted"."""
+    return re.compile(source.replace(r"\b", _ASCII_BOUNDARY), _FLAGS)
+
+
 def _rule(source: str, strength: Strength) -> tuple[re.Pattern[str], Strength]:
-    return re.compile(source, _FLAGS), strength
+    return _compile(source), strength
 
 
 _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
@@ -101,7 +107,7 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
         r"\bthis(?:\s+(?:post|video|note|review))?\s+is\s+(?:an?\s+)?(?:paid\s+)?(?:ad|advert|advertisement)\b",
         "strong",
     ),
-    _rule(r"\bgifted\s+by\b|\b(?:was|were|been|got|get|kindly)\s+gifted\b", "strong"),
+    _rule(r"\bgifted(?:\s+by)?\b", "strong"),
     _rule(r"\bpr\s+(?:products?|packages?|samples?|gifts?|box(?:es)?|haul|items?)\b", "strong"),
     # weak
     _rule(
@@ -119,7 +125,7 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
 )
 
 # Phrases that talk *about* ads, teamwork or sponsors; a candidate overlapping one is not a marker.
-_FALSE_FRIENDS = re.compile(
+_FALSE_FRIENDS = _compile(
     "|".join(
         (
             "广告"
@@ -155,11 +161,12 @@ _FALSE_FRIENDS = re.compile(
                 "musician pianist writer artist class"
             )
             + r"\b",
-            rf"\bgifted\b(?:\s+[\w']+){{0,4}}?\s+(?:by|from)\s+{_EN_PEOPLE}\b",  # a present from mum
+            rf"\bgifted\b(?:\s+[\w']+){{0,4}}?\s+(?:by|from|to)\s+{_EN_PEOPLE}\b",  # a present from mum
+            rf"\b{_EN_PEOPLE}(?:\s+[\w']+){{0,2}}?\s+gifted\b",
+            r"\b(?:very|so|really|incredibly|naturally|musically|academically|extremely)\s+gifted\b|\bgifted\s+at\b",
             r"\bgifted\b(?:\s+[\w']+){0,5}?\s+for\s+(?:my\s+)?(?:birthday|bday|christmas|xmas|graduation)\b",
         )
     ),
-    _FLAGS,
 )
 _CLAUSE_BREAK = re.compile(r"[。．.！!？?；;，,：:\n(（)）]")
 _NEGATION = re.compile(

@@ -35,7 +35,8 @@ MARKER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
     ("autumn skincare routine | AD", [("| AD", S)]),
     ("[ad] new in this week", [("[ad]", S)]),
     ("gifted by @glowco, all opinions my own", [("gifted by", S)]),
-    ("I was gifted this by the brand", [("was gifted", S)]),
+    ("I was gifted this by the brand", [("gifted", S)]),
+    ("Terrapack gifted me their 40L pack", [("gifted", S)]),
     ("so cute #gifted", [("#gifted", S)]),
     ("PR package unboxing time", [("PR package", S)]),
     ("this is an ad for Glowco but I do love it", [("this is an ad", S)]),
@@ -53,6 +54,7 @@ MARKER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
     ("超好用✨＃广告✨", [("＃广告", S)]),
     ("Glow serum 真的好用 #ad 💕", [("#ad", S)]),
     ("🎁gifted by @glowco🎁", [("gifted by", S)]),
+    ("唇釉是「霁白」gifted给我的，三个色号", [("gifted", S)]),
     ("新色号 ＃sp", [("＃sp", W)]),
     ("#广告 感谢@小雅护肤 超级好用", [("#广告", S), ("感谢@小雅护肤", W)]),
 ]
@@ -81,6 +83,8 @@ FALSE_FRIENDS: list[str] = [
     "my employer sponsored my visa",
     "Gifted by my mum for christmas",
     "she was in the gifted and talented class",
+    "my sister gifted me this for my birthday",
+    "he's a very gifted pianist",
     "#adidas #adulting #spring #spa",
     "Ad-free version is worth it",
 ]
