@@ -64,8 +64,6 @@ def run(args: argparse.Namespace) -> int:
     by_lang = s.get("by_lang", {})
     print("".join(f"; {lang} {v['macro_f1']:.4f}" for lang, v in sorted(by_lang.items())))
     th = outcome.metadata.thresholds
-    print(
-        f"temperature {outcome.metadata.temperature:.3f}; thresholds review {th.review:.3f}, flag {th.flag:.3f}"
-    )
+    print(f"temperature {outcome.metadata.temperature:.3f}; thresholds review {th.review:.3f}, flag {th.flag:.3f}")
     print(f"report: {outcome.model_dir / 'README.md'}")
     return 0
