@@ -91,13 +91,11 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     ),
     _rule(  # "Ad: …", "AD | …", "[合作] …" opening a line
         r"^[ \t]*(?:[\[(【（]\s*)?(?:ad|advert|advertisement|sponsored|gifted|paid\s+partnership|合作|赞助)"
-        r"(?:\s*[\])】）])?(?:\s*[:：|｜]|\s+[-–—/]+(?=\s)|[ \t]*$)",
+        r"(?:\s*[\])】）])?(?:\s*[:：|｜·•]|\s+[-–—/]+(?=\s)|[ \t]*$)",
         "strong",
     ),
     _rule(
-        r"[\[(【（]\s*"
-        + _any("ad advert advertisement sponsored gifted pr 广告 合作 品牌合作 赞助")
-        + r"\s*[\])】）]",
+        r"[\[(【（]\s*" + _any("ad advert advertisement sponsored gifted pr 广告 合作 品牌合作 赞助") + r"\s*[\])】）]",
         "strong",
     ),
     _rule(r"[|｜]\s*(?:ad|advert|sponsored|gifted)[ \t]*$", "strong"),  # "my routine | AD"
@@ -108,12 +106,19 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
         "strong",
     ),
     _rule(r"\bgifted(?:\s+by)?\b", "strong"),
+    # plain-language statements: "X is sponsoring this post", "they're paying me to…", "treat this as an ad"
+    _rule(r"\b(?:is|are|'s|'re)\s+sponsoring\s+(?:this|today's|my)\b", "strong"),
+    _rule(
+        r"\b(?:paying|paid)\s+me\s+(?:to\s+(?:post|show|share|write|review|feature|talk|try|mention)"
+        r"|for\s+(?:this|the)\s+(?:post|note|video|review|course))\b"
+        r"|\bbeing\s+paid\s+to\s+(?:post|write|share|show)\b",
+        "strong",
+    ),
+    _rule(r"\b(?:treat|consider)\s+this\s+(?:post\s+)?as\s+an?\s+ad\b", "strong"),
     _rule(r"\bpr\s+(?:products?|packages?|samples?|gifts?|box(?:es)?|haul|items?)\b", "strong"),
     # weak
     _rule(
-        _HASH
-        + _any("sp spon collab collaboration partner partnership brandpartner ambassador affiliate")
-        + _END,
+        _HASH + _any("sp spon collab collaboration partner partnership brandpartner ambassador affiliate") + _END,
         "weak",
     ),
     _rule(f"{_HASH}恰饭", "weak"),
@@ -157,8 +162,7 @@ _FALSE_FRIENDS = _compile(
             + r"\b",
             r"\bgifted\s+"
             + _any(
-                "and\\s+talented kids? child(?:ren)? students? program(?:me)?s? "
-                "musician pianist writer artist class"
+                "and\\s+talented kids? child(?:ren)? students? program(?:me)?s? musician pianist writer artist class"
             )
             + r"\b",
             rf"\bgifted\b(?:\s+[\w']+){{0,4}}?\s+(?:by|from|to)\s+{_EN_PEOPLE}\b",  # a present from mum
@@ -171,7 +175,7 @@ _FALSE_FRIENDS = _compile(
 _CLAUSE_BREAK = re.compile(r"[。．.！!？?；;，,：:\n(（)）]")
 _NEGATION = re.compile(
     r"(?:(?:不(?!错|少|同|过|仅|管|久|断|停)|非(?!常)|无(?!论)|没|未)\S{0,4}"
-    r"|\b(?:not|never|no|non|without|nothing|isn'?t|wasn'?t|aren'?t|weren'?t|ain'?t)\b(?:[\s-]+[\w']+){0,2})"
+    r"|\b(?:not|never|no|nobody|noone|non|without|nothing|isn'?t|wasn'?t|aren'?t|weren'?t|ain'?t)\b(?:[\s-]+[\w']+){0,2})"
     r"[\s-]*$",
     re.IGNORECASE,
 )

@@ -40,6 +40,12 @@ MARKER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
     ("so cute #gifted", [("#gifted", S)]),
     ("PR package unboxing time", [("PR package", S)]),
     ("this is an ad for Glowco but I do love it", [("this is an ad", S)]),
+    ("full disclosure: Arriva is sponsoring this post.", [("is sponsoring this", S)]),
+    ("AD · Tandem are paying me to show their casserole", [("AD ·", S), ("paying me to show", S)]),
+    (
+        "I'm being paid to post about it, so treat this as an ad",
+        [("being paid to post", S), ("treat this as an ad", S)],
+    ),
     # weak
     ("loving the new tint #sp", [("#sp", W)]),
     ("loving the new tint #spon", [("#spon", W)]),
@@ -60,7 +66,7 @@ MARKER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 # Talk about ads, teamwork or sponsors, negations and look-alike words: no marker at all.
-FALSE_FRIENDS: list[str] = [
+FALSE_FRIENDS: list["my boss is paying me for overtime lol", "Nobody is paying me to say this, I just love it", str] = [
     "团队合作很重要，这次项目终于上线了",
     "广告公司上班的日常，又加班到十点",
     "视频太长了，我每次都跳过广告",
@@ -132,9 +138,7 @@ def test_false_friends_are_not_markers(text: str) -> None:
     assert rate(text).rating == "none"
 
 
-@pytest.mark.parametrize(
-    ("title", "text", "rating", "reason"), RATING_CASES, ids=[c[1] for c in RATING_CASES]
-)
+@pytest.mark.parametrize(("title", "text", "rating", "reason"), RATING_CASES, ids=[c[1] for c in RATING_CASES])
 def test_rating_follows_the_guideline(title: str, text: str, rating: str, reason: str) -> None:
     disclosure = rate(text, title)
     assert (disclosure.rating, disclosure.reason) == (rating, reason)
