@@ -76,6 +76,10 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
         "strong",
     ),
     _rule(f"感谢{_STOP}{{0,20}}?赞助(?!商)", "strong"),
+    # this stay / this batch was sponsored: 本次入住由…赞助, 由「X」品牌赞助, 这一批是品牌赞助的
+    _rule(_any("本次 这次 此次") + "[^。！？!?\n不无没非未]{0,20}?由[^。！？!?\n]{1,20}?赞助(?!商)", "strong"),
+    _rule("(?:品牌|品牌方|商家|官方)赞助(?!商)", "strong"),
+    _rule("接了?[^。！？!?\n，,]{0,12}?(?:品牌|商家|官方)(?:方)?的?(?:合作|推广)", "strong"),  # 接了X品牌的合作
     _rule(f"{_HASH}蒲公英(?!花|茶|根|籽)|蒲公英" + _any("平台 合作 推广 笔记 商单 报备 订单 任务"), "strong"),
     _rule("(?:通过|来自|走)蒲公英", "strong"),
     _rule("品牌方(?:赠送|寄送|送的|寄来|寄的)|送测", "strong"),  # the Chinese "gifted"

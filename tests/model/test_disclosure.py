@@ -25,6 +25,9 @@ MARKER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
     ("#蒲公英 秋冬好物", [("#蒲公英", S)]),
     ("品牌方寄来的面霜，用了两周", [("品牌方寄来", S)]),
     ("【广告】新品上市", [("【广告】", S)]),
+    ("本次入住由「海湾」酒店赞助，交通自费", [("本次入住由「海湾」酒店赞助", S)]),
+    ("这一批是品牌赞助的，孩子大人都能用", [("品牌赞助", S)]),
+    ("这次接了衣安品牌的合作，用的是电泵款", [("接了衣安品牌的合作", S)]),
     # strong, English
     ("Love this serum #ad", [("#ad", S)]),
     ("#AD new in for autumn", [("#AD", S)]),
@@ -66,7 +69,9 @@ MARKER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 # Talk about ads, teamwork or sponsors, negations and look-alike words: no marker at all.
-FALSE_FRIENDS: list["my boss is paying me for overtime lol", "Nobody is paying me to say this, I just love it", str] = [
+FALSE_FRIENDS: list[
+    "比赛由耐克赞助，我们学校拿了第二",
+    "接了个朋友的合作项目，忙到半夜","my boss is paying me for overtime lol", "Nobody is paying me to say this, I just love it", str] = [
     "团队合作很重要，这次项目终于上线了",
     "广告公司上班的日常，又加班到十点",
     "视频太长了，我每次都跳过广告",
