@@ -1,0 +1,132 @@
+"""Thresholds reach their targets on validation and are the extreme ones that do; edge cases are handled."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from model.metadata import Thresholds
+from training.thresholds import action_report, choose_thresholds, sweep
+
+
+def scores(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A realistic overlap: commercial notes score higher on average, with ties from rounding."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(n) < 0.4).astype(np.int64)
+    probs = np.clip(rng.normal(0.3 + 0.4 * labels, 0.18), 0, 1).round(3)
+    return probs, labels
+
+
+def brute(probs: np.ndarray, labels: np.ndarray, t: float) -> tuple[float, float, int]:
+    """Precision, recall and number selected at threshold t, the slow obvious way."""
+    chosen = probs >= t
+    tp = int(np.sum(chosen & (labels == 1)))
+    precision = tp / chosen.sum() if chosen.any() else 0.0
+    return precision, tp / labels.sum(), int(chosen.sum())
+
+
+def test_sweep_matches_the_obvious_count() -> None:
+    probs, labels = scores(100)
+    s = sweep(probs, labels)
+    for i, t in enumerate(s.thresholds):
+        precision, recall, selected = brute(probs, labels, t)
+        assert s.precision[i] == pytest.approx(precision)
+        assert s.recall[i] == pytest.approx(recall)
+        assert s.selected[i] == selected
+        predicted = (probs >= t).astype(int)
+        assert s.macro_f1[i] == pytest.approx(f1_score(labels, predicted, average="macro", zero_division=0))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_flag_is_the_lowest_threshold_reaching_the_precision_target(seed: int) -> None:
+    probs, labels = scores(seed=seed)
+    th = choose_thresholds(probs, labels, flag_precision=0.9, review_recall=0.9)
+    precision, _, selected = brute(probs, labels, th.flag)
+    assert precision >= 0.9 and selected >= 5
+    lower = np.unique(probs[probs < th.flag])
+    assert all(brute(probs, labels, t)[0] < 0.9 or brute(probs, labels, t)[2] < 5 for t in lower)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_review_is_the_highest_threshold_reaching_the_recall_target(seed: int) -> None:
+    probs, labels = scores(seed=seed)
+    th = choose_thresholds(probs, labels, flag_precision=0.9, review_recall=0.9)
+    assert th.review <= th.flag
+    assert brute(probs, labels, th.review)[1] >= 0.9
+    higher = np.unique(probs[probs > th.review])
+    assert all(brute(probs, labels, t)[1] < 0.9 for t in higher)
+
+
+def test_known_distribution() -> None:
+    # 10 notes, highest first: c c c c c g c c g g ... precision 5/5 down to the fifth note
+    probs = np.array([0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5, 0.3, 0.2])
+    labels = np.array([1, 1, 1, 1, 1, 0, 1, 1, 0, 0])
+    th = choose_thresholds(probs, labels, flag_precision=0.95, review_recall=0.85)
+    assert th.flag == 0.75  # 5/5; at 0.6 precision is 6/7
+    assert th.review == 0.6  # recall 6/7 = 0.857; at 0.7 it is 5/7
+    assert th.commercial == 0.5  # all 7 commercial notes and one genuine at or above: the best macro-F1
+
+
+def test_review_is_capped_at_flag() -> None:
+    # every commercial note above every genuine one, plus two genuine close under them
+    probs = np.array([0.99] * 20 + [0.9, 0.89] + [0.1] * 20)
+    labels = np.array([1] * 20 + [0, 0] + [0] * 20)
+    probs[:20] = np.linspace(0.91, 0.99, 20)
+    th = choose_thresholds(probs, labels, flag_precision=0.9, review_recall=0.5)
+    assert th.flag == pytest.approx(0.89)  # 20/22 >= 0.9 still
+    assert th.review == th.flag  # recall 0.5 alone would ask for ~0.95
+
+
+def test_unreachable_precision_falls_back_to_the_most_precise_threshold(caplog: pytest.LogCaptureFixture) -> None:
+    probs = np.linspace(0.0, 1.0, 50)
+    labels = np.tile([1, 0], 25)  # precision about 0.5 everywhere
+    with caplog.at_level(logging.WARNING, logger="training.thresholds"):
+        th = choose_thresholds(probs, labels, flag_precision=0.95)
+    assert "unreachable" in caplog.text
+    s = sweep(probs, labels)
+    supported = s.selected >= 5
+    assert brute(probs, labels, th.flag)[0] == pytest.approx(s.precision[supported].max())
+    assert brute(probs, labels, th.flag)[2] >= 5
+
+
+def test_flag_needs_minimum_support() -> None:
+    # the top note alone is commercial (precision 1 on one note); below it precision drops under target
+    probs = np.array([0.99, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
+    labels = np.array([1, 0, 1, 0, 1, 0, 1, 0])
+    assert choose_thresholds(probs, labels, min_flag_support=1).flag == 0.99
+    th = choose_thresholds(probs, labels, min_flag_support=5)
+    assert brute(probs, labels, th.flag)[2] >= 5
+
+
+def test_commercial_threshold_prefers_half_on_ties() -> None:
+    probs = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    assert choose_thresholds(probs, labels, min_flag_support=1).commercial == 0.5  # 0.5 and 0.7 both perfect
+
+
+def test_commercial_threshold_maximises_macro_f1() -> None:
+    probs, labels = scores(seed=3)
+    th = choose_thresholds(probs, labels)
+    best = max(f1_score(labels, (probs >= t).astype(int), average="macro") for t in np.unique(probs))
+    assert f1_score(labels, (probs >= th.commercial).astype(int), average="macro") == pytest.approx(best)
+
+
+def test_one_class_gives_the_defaults() -> None:
+    assert choose_thresholds(np.array([0.2, 0.8]), np.array([1, 1])) == Thresholds()
+    assert choose_thresholds(np.zeros(0), np.zeros(0)) == Thresholds()
+    with pytest.raises(ValueError):
+        choose_thresholds(np.array([0.2, 0.8]), np.array([0, 1]), flag_precision=1.5)
+
+
+def test_action_report_by_hand() -> None:
+    probs = np.array([0.95, 0.9, 0.6, 0.55, 0.2])
+    labels = np.array([1, 0, 1, 0, 1])
+    report = action_report(probs, labels, Thresholds(commercial=0.5, review=0.5, flag=0.9))
+    assert report["flag"] == {"threshold": 0.9, "precision": 0.5, "recall": pytest.approx(1 / 3), "share": 0.4, "n": 2}
+    assert report["review"]["precision"] == 0.5
+    assert report["review"]["recall"] == pytest.approx(2 / 3)
+    assert report["review"]["share"] == 0.8
+    assert report["allow_share"] == pytest.approx(0.2)
