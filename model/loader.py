@@ -26,12 +26,8 @@ FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parque
 DEFAULT_LABEL_MAP: dict[str, str] = {
     **{v: v for v in VERDICTS},
     "commercial": "commercial",
-    **dict.fromkeys(
-        ["1", "true", "yes", "ad", "ads", "sponsored", "paid", "advert", "advertisement"], "commercial"
-    ),
-    **dict.fromkeys(
-        ["0", "false", "no", "non-ad", "non_ad", "nonad", "not_ad", "organic", "not_sponsored"], "genuine"
-    ),
+    **dict.fromkeys(["1", "true", "yes", "ad", "ads", "sponsored", "paid", "advert", "advertisement"], "commercial"),
+    **dict.fromkeys(["0", "false", "no", "non-ad", "non_ad", "nonad", "not_ad", "organic", "not_sponsored"], "genuine"),
 }
 
 #: Optional per-note numeric fields carried through to `LabelledNote.extra` (KOL checks use them).
@@ -140,9 +136,7 @@ def _scan_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int], list[Datas
             try:
                 obj = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
-                broken.append(
-                    DatasetError(path, number, None, f"undecodable bytes (not UTF-8) at byte {exc.start}")
-                )
+                broken.append(DatasetError(path, number, None, f"undecodable bytes (not UTF-8) at byte {exc.start}"))
                 continue
             except json.JSONDecodeError as exc:
                 broken.append(DatasetError(path, number, None, f"invalid JSON: {exc.msg}"))
@@ -183,16 +177,12 @@ def validate_row(
         key = str(int(raw) if isinstance(raw, bool | float) else raw).strip().lower()
         label = label_map.get(key)
         if label is None:
-            raise DatasetError(
-                path, number, columns.label, f"unknown label '{raw}' (use --label-map RAW=LABEL)"
-            )
+            raise DatasetError(path, number, columns.label, f"unknown label '{raw}' (use --label-map RAW=LABEL)")
     fields = {}
     for name in ("id", "title", "author_id", "lang"):
         value = row.get(getattr(columns, name))
         if value is not None and not isinstance(value, str | int):
-            raise DatasetError(
-                path, number, getattr(columns, name), f"must be a string, got {type(value).__name__}"
-            )
+            raise DatasetError(path, number, getattr(columns, name), f"must be a string, got {type(value).__name__}")
         fields[name] = None if value is None else str(value)
     extra = {}
     for name in NUMERIC_FIELDS:
