@@ -8,6 +8,7 @@ Parquet / dataset directories.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -149,6 +150,13 @@ def _scan_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int], list[Datas
     return rows, numbers, broken
 
 
+def _plain(value: Any) -> Any:
+    """Arrow turns ISO time strings into datetimes; keep them as ISO strings so rows stay JSON-serialisable."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
 def validate_row(
     row: Mapping[str, Any],
     columns: ColumnMap,
@@ -192,7 +200,7 @@ def validate_row(
                 raise DatasetError(path, number, name, f"must be a non-negative number, got {value!r}")
             extra[name] = value
     used = {getattr(columns, f) for f in ColumnMap.__dataclass_fields__} | set(NUMERIC_FIELDS)
-    extra.update({k: v for k, v in row.items() if k not in used and v is not None})
+    extra.update({k: _plain(v) for k, v in row.items() if k not in used and v is not None})
     note = Note(
         text=text,
         id=fields["id"] or f"{Path(path).name}:{number}",

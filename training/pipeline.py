@@ -95,8 +95,8 @@ def build_and_fit(config: TrainConfig, split: Split, work_dir: Path) -> tuple[Cl
     if config.model == "tfidf":
         from training.baseline import fit_tfidf
 
-        scorer = fit_tfidf(split.train, split.validation, config)
-        return Classifier(scorer, ModelMetadata(backend="tfidf", base_model="char-ngram-tfidf")), {}
+        baseline = fit_tfidf(split.train, split.validation, config)
+        return Classifier(baseline, ModelMetadata(backend="tfidf", base_model="char-ngram-tfidf")), {}
     from training.trainer import build_scorer, fit
 
     base = ensure_base_model(config.base_model)

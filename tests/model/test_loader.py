@@ -126,3 +126,11 @@ def test_missing_file_and_unknown_format(tmp_path: Path) -> None:
 def test_label_map_rejects_unknown_target() -> None:
     with pytest.raises(DatasetError, match="unknown label"):
         parse_label_map("spam=junk")
+
+
+def test_time_fields_stay_json_strings(tmp_path: Path) -> None:
+    rows = [{"id": "d1", "text": "moderator said ad", "label": "ad", "decided_at": "2025-06-01T10:00:00+08:00"}]
+    notes, _ = load_notes(write(tmp_path / "decisions.jsonl", rows, "jsonl"))
+    decided = notes[0].extra["decided_at"]
+    assert isinstance(decided, str) and decided.startswith("2025-06-01")
+    json.dumps(notes[0].extra)
