@@ -1,0 +1,203 @@
+"""Streaming readers for batch scoring: JSONL, CSV and Parquet, one bounded chunk of rows at a time.
+
+`model.loader` loads whole files (fine for training data); scoring files can be larger than memory, so here
+rows are read lazily: JSONL line by line, CSV through pyarrow's streaming reader, Parquet batch by batch.
+Rows are numbered as `model.loader` numbers them, so errors and fallback ids agree: the line number for
+JSONL (blank lines counted but skipped), the data row for CSV (header excluded) and Parquet, from 1.
+
+A row that cannot even be parsed (a broken JSONL line) comes out as a `RawRow` carrying its `DatasetError`,
+so the caller decides whether to stop or to write an error row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model.errors import DatasetError
+from model.loader import NUMERIC_FIELDS, ColumnMap
+
+log = logging.getLogger(__name__)
+
+#: Input suffixes the streaming readers understand.
+READERS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+#: pyarrow reads CSV in blocks of this many bytes: the reader's own memory bound.
+CSV_BLOCK_BYTES = 1 << 20
+
+
+@dataclass
+class RawRow:
+    """One input row before validation: its file, its 1-based row number, and either its data or why not."""
+
+    path: str
+    number: int
+    data: dict[str, Any] | None
+    error: DatasetError | None = None
+
+
+@dataclass
+class Chunk:
+    """Rows `[index * chunk_size, index * chunk_size + len(rows))` of all inputs read in order."""
+
+    index: int
+    rows: list[RawRow]
+
+
+def input_format(path: Path) -> str:
+    """`jsonl`, `csv` or `parquet` from the suffix; `DatasetError` otherwise."""
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise DatasetError(path, None, None, f"unknown format '{path.suffix}' (use .jsonl, .csv or .parquet)")
+    return kind
+
+
+def iter_rows(path: str | Path, columns: ColumnMap, batch_rows: int = 512) -> Iterator[RawRow]:
+    """Rows of one file, lazily. `batch_rows` bounds how many Parquet rows are decoded at once."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, None, None, "file not found")
+    kind = input_format(path)
+    if kind == "jsonl":
+        yield from _jsonl_rows(path)
+    elif kind == "csv":
+        yield from _csv_rows(path, columns, batch_rows)
+    else:
+        yield from _parquet_rows(path, batch_rows)
+
+
+def iter_chunks(paths: Iterable[str | Path], columns: ColumnMap, chunk_size: int) -> Iterator[Chunk]:
+    """Consecutive chunks of at most `chunk_size` rows over all files in order; a chunk may span files.
+
+    Only one chunk (plus one reader block) is held at a time, whatever the input size. The chunk
+    boundaries depend only on the inputs and `chunk_size`, which is what makes resuming possible.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    rows: list[RawRow] = []
+    index = 0
+    for path in paths:
+        for row in iter_rows(path, columns, batch_rows=chunk_size):
+            rows.append(row)
+            if len(rows) == chunk_size:
+                yield Chunk(index, rows)
+                index, rows = index + 1, []
+    if rows:
+        yield Chunk(index, rows)
+
+
+def _jsonl_rows(path: Path) -> Iterator[RawRow]:
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte order mark
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                reason = f"undecodable bytes (not UTF-8) at byte {exc.start}"
+                yield RawRow(str(path), number, None, DatasetError(path, number, None, reason))
+                continue
+            except json.JSONDecodeError as exc:
+                yield RawRow(str(path), number, None, DatasetError(path, number, None, f"invalid JSON: {exc.msg}"))
+                continue
+            if not isinstance(obj, dict):
+                yield RawRow(str(path), number, None, DatasetError(path, number, None, "a line must be a JSON object"))
+                continue
+            yield RawRow(str(path), number, obj)
+
+
+def _csv_rows(path: Path, columns: ColumnMap, batch_rows: int) -> Iterator[RawRow]:
+    """Every column is read as text, so a type guessed from the first block cannot break a later block;
+    the numeric note fields are converted here, and a bad value is left for validation to name."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    try:
+        with pacsv.open_csv(path, read_options=read, parse_options=parse) as probe:
+            names = probe.schema.names
+        convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False)
+        reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DatasetError(path, None, None, f"cannot be read as CSV: {str(exc).splitlines()[0]}") from exc
+    number = 0
+    with reader:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                reason = f"cannot be read as CSV after data row {number}: {str(exc).splitlines()[0]}"
+                raise DatasetError(path, None, None, reason) from exc
+            for start in range(0, batch.num_rows, max(1, batch_rows)):  # Python objects for a slice at a time
+                for row in batch.slice(start, batch_rows).to_pylist():
+                    number += 1
+                    yield RawRow(str(path), number, _csv_values(row, columns))
+
+
+def _csv_values(row: dict[str, Any], columns: ColumnMap) -> dict[str, Any]:
+    """CSV has no types: empty cells are missing (except the text, so it is reported as empty) and the
+    numeric note fields become numbers when they parse."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value == "" and key != columns.text:
+            out[key] = None
+        elif key in NUMERIC_FIELDS:
+            out[key] = _number(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _number(value: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
+def _parquet_rows(path: Path, batch_rows: int) -> Iterator[RawRow]:
+    yield from parquet_row_group_rows(path, None, 0, batch_rows)
+
+
+def parquet_row_group_rows(
+    path: str | Path, row_groups: list[int] | None, first_number: int, batch_rows: int
+) -> Iterator[RawRow]:
+    """Rows of some row groups of a Parquet file (all of them with None), numbered on from `first_number`:
+    the rows that come before those row groups. The Ray job reads row groups in parallel with this."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DatasetError(path, None, None, f"cannot be read as Parquet: {str(exc).splitlines()[0]}") from exc
+    number = first_number
+    with parquet:
+        for batch in parquet.iter_batches(batch_size=max(1, batch_rows), row_groups=row_groups):
+            for row in batch.to_pylist():
+                number += 1
+                yield RawRow(str(path), number, row)
+
+
+def parquet_rows(paths: Iterable[str | Path]) -> int | None:
+    """Total rows when every input is Parquet (read from the footers only), else None: a progress total."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for path in paths:
+        if input_format(Path(path)) != "parquet":
+            return None
+        total += pq.ParquetFile(path).metadata.num_rows
+    return total
