@@ -21,6 +21,10 @@ class DatasetError(NotecheckError):
         what = f" field '{field}'" if field else ""
         super().__init__(f"{where}:{what} {reason}".replace(": ", ": ", 1))
 
+    def __reduce__(self) -> tuple[type, tuple[str, int | None, str | None, str]]:
+        # pickled when crossing process boundaries (Ray workers); the default needs a one-argument init
+        return (DatasetError, (self.path, self.line, self.field, self.reason))
+
 
 class ModelLoadError(NotecheckError):
     """A model directory is missing a file, or a file is corrupt; names the file."""
@@ -29,6 +33,9 @@ class ModelLoadError(NotecheckError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (ModelLoadError, (self.path, self.reason))
 
 
 class ConfigError(NotecheckError):

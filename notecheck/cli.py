@@ -11,6 +11,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -57,23 +58,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def quiet_libraries(verbose: bool) -> None:
-    """Library chatter (per-file progress bars, load reports) drowns our own progress bars."""
+    """Library chatter (per-file progress bars, load reports) drowns our own progress bars.
+
+    Set through the libraries' environment variables, before they are imported, so no command pays for
+    importing a library it does not use.
+    """
     if verbose:
         return
-    try:
-        import datasets
-
-        datasets.disable_progress_bars()
-        datasets.logging.set_verbosity_error()
-    except ImportError:
-        pass
-    try:
-        import transformers
-
-        transformers.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-    except ImportError:
-        pass
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -134,3 +134,11 @@ def test_time_fields_stay_json_strings(tmp_path: Path) -> None:
     decided = notes[0].extra["decided_at"]
     assert isinstance(decided, str) and decided.startswith("2025-06-01")
     json.dumps(notes[0].extra)
+
+
+def test_dataset_error_survives_pickling() -> None:
+    import pickle
+
+    err = pickle.loads(pickle.dumps(DatasetError("a.jsonl", 3, "text", "empty text")))
+    assert (err.path, err.line, err.field, err.reason) == ("a.jsonl", 3, "text", "empty text")
+    assert str(err) == "a.jsonl:3: field 'text' empty text"
