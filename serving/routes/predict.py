@@ -1,0 +1,67 @@
+"""`POST /v1/predict`: validate and map; the batcher and `Classifier.predict` do the work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from serving.deps import (
+    PROTECTED,
+    BatcherDep,
+    ClassifierDep,
+    MetricsDep,
+    PredictRequestDep,
+    SettingsDep,
+    unless_disconnected,
+)
+from serving.schemas import ErrorPublic, NoteIn, PredictionPublic, PredictResponse
+from serving.settings import Settings
+
+router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["predict"])
+LOGGED_TEXT_CHARS = 500  # with NOTECHECK_LOG_TEXT, how much of each note goes into the request log
+EMPTY = "text is empty after trimming whitespace"
+
+_errors: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorPublic, "description": what}
+    for status, what in (
+        (400, "malformed JSON"),
+        (401, "missing or invalid API key"),
+        (413, "body over NOTECHECK_MAX_BODY_BYTES"),
+        (422, "invalid field, named by its path (e.g. body.notes.3.text)"),
+        (429, "queue full: retry after the Retry-After header's seconds"),
+        (503, "model not ready"),
+    )
+}
+
+
+@router.post("/predict", response_model=PredictResponse, responses=_errors)
+async def predict(
+    request: Request,
+    body: PredictRequestDep,
+    model: ClassifierDep,
+    batcher: BatcherDep,
+    metrics: MetricsDep,
+    settings: SettingsDep,
+) -> PredictResponse:
+    """Verdict, P(commercial), moderation action and disclosure for each note, in input order.
+
+    A note whose text is blank gets `error` instead of a verdict; the others are answered normally.
+    """
+    notes = body.notes
+    _note_for_log(request, notes, settings)
+    wanted = [i for i, note in enumerate(notes) if note.text.strip()]
+    predictions = await unless_disconnected(request, batcher.submit([notes[i].to_note() for i in wanted]))
+    metrics.observe_predictions(predictions)
+    answers = [PredictionPublic(id=note.id, error=EMPTY) for note in notes]
+    for i, prediction in zip(wanted, predictions, strict=True):
+        answers[i] = PredictionPublic.from_prediction(notes[i].id, prediction)
+    return PredictResponse(model_version=model.metadata.version, predictions=answers)
+
+
+def _note_for_log(request: Request, notes: Sequence[NoteIn], settings: Settings) -> None:
+    """What the request log line may say about this request (text only when NOTECHECK_LOG_TEXT is on)."""
+    request.state.n_notes = len(notes)
+    if settings.log_text:
+        request.state.texts = [n.text[:LOGGED_TEXT_CHARS] for n in notes]

@@ -1,0 +1,136 @@
+"""Request and response bodies of the HTTP API, named by role: `…Request` comes in, `…Public` goes out.
+
+The per-deployment limits (notes per request, characters per note) are checked by `serving.deps` against
+`Settings`, so they follow `NOTECHECK_MAX_*` instead of being frozen into the schema.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from model.classifier import Prediction
+from model.schema import Action, Note, Rating, Verdict
+
+
+class NoteIn(BaseModel):
+    """One note to check. `id` is the caller's, echoed back so answers can be matched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, examples=["n-123"])
+    text: str = Field(description="the note body (at most NOTECHECK_MAX_NOTE_CHARS characters, 20000 by default)")
+    title: str | None = Field(None, description="the note title, if it has one")
+    author_id: str | None = Field(None, max_length=200)
+    lang: Literal["zh", "en"] | None = None
+
+    def to_note(self) -> Note:
+        return Note(text=self.text, id=self.id, title=self.title or "", author_id=self.author_id, lang=self.lang)
+
+
+class PredictRequest(BaseModel):
+    """Up to NOTECHECK_MAX_NOTES_PER_REQUEST notes (64 by default); answers come back in the same order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notes: list[NoteIn] = Field(min_length=1)
+
+
+class MarkerPublic(BaseModel):
+    """A disclosure marker: `text == <field>[start:end]` of the note as sent."""
+
+    start: int
+    end: int
+    text: str
+    strength: Literal["strong", "weak"]
+    field: Literal["title", "text"]
+
+
+class DisclosurePublic(BaseModel):
+    rating: Rating
+    reason: str
+    markers: list[MarkerPublic]
+
+
+class PredictionPublic(BaseModel):
+    """One note's answer. Every key is always present: a note that could not be scored has `error` set and
+    the score fields null; a scored note has `error` null."""
+
+    id: str
+    verdict: Verdict | None = None
+    p_commercial: float | None = None
+    action: Action | None = None
+    disclosure: DisclosurePublic | None = None
+    truncated: bool | None = None  # the model saw only the start of the note
+    n_tokens: int | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_prediction(cls, note_id: str, p: Prediction) -> PredictionPublic:
+        d = p.disclosure
+        return cls(
+            id=note_id,
+            verdict=p.verdict,
+            p_commercial=round(p.p_commercial, 6),
+            action=p.action,
+            disclosure=DisclosurePublic(
+                rating=d.rating,
+                reason=d.reason,
+                markers=[MarkerPublic(**m.to_dict()) for m in d.markers],  # type: ignore[arg-type]
+            ),
+            truncated=p.truncated,
+            n_tokens=p.n_tokens,
+        )
+
+
+class PredictResponse(BaseModel):
+    model_version: str
+    predictions: list[PredictionPublic]
+
+
+class ThresholdsPublic(BaseModel):
+    commercial: float
+    review: float
+    flag: float
+
+
+class LimitsPublic(BaseModel):
+    max_notes_per_request: int
+    max_note_chars: int
+    max_body_bytes: int
+
+
+class InfoPublic(BaseModel):
+    """What is being served: enough for a client to interpret scores and to respect the limits."""
+
+    model_version: str
+    base_model: str
+    backend: str
+    labels: list[str]  # the classifier's classes, in id order
+    verdicts: list[str]
+    thresholds: ThresholdsPublic
+    temperature: float
+    max_length: int  # tokens the model reads; longer notes come back `truncated`
+    runtime: str
+    limits: LimitsPublic
+
+
+class FieldErrorPublic(BaseModel):
+    """One invalid field: `field` is the dotted path, e.g. `body.notes.3.text`."""
+
+    field: str
+    msg: str
+    type: str
+
+
+class ErrorPublic(BaseModel):
+    """Every error body: a sentence, or one entry per invalid field."""
+
+    detail: str | list[FieldErrorPublic]
+
+
+class HealthPublic(BaseModel):
+    status: str
+    model_version: str | None = None
+    detail: str | None = None
