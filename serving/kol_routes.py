@@ -1,0 +1,184 @@
+"""`POST /v1/kol/check`: one account's KOL authenticity report, the same `KolReport.to_dict()` as the CLI's
+`notecheck kol FILE --author ID --json` for the same notes, profile, rules and date.
+
+Predictions go through the app's batcher (`Classifier.predict`); the report is built by `model.kol`.
+Engagement thresholds come from the reference distribution of the bundled data, computed once per process
+(on the first KOL request, off the event loop), or the fixed defaults when that data is not there; the
+report names which. Tests (or a deployment) can set `app.state.kol_reference` (None: fixed defaults).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from model.engagement import ReferenceDistribution
+from model.errors import ConfigError
+from model.kol import PlatformRules, Profile, build_report
+from model.kol_data import bundled_reference
+from model.schema import Note
+from serving.deps import PROTECTED, BatcherDep, ClassifierDep, MetricsDep, SettingsDep, unless_disconnected
+from serving.schemas import ErrorPublic
+from serving.settings import Settings
+
+router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["kol"])
+
+MAX_KOL_NOTES = 500  # notes per account and request
+MAX_COMMENTS = 200  # comment texts per note
+MAX_COMMENT_CHARS = 2000
+
+Comment = Annotated[str, StringConstraints(max_length=MAX_COMMENT_CHARS)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class KolNoteIn(BaseModel):
+    """One of the account's notes, with the engagement numbers the platform shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, examples=["n-123"])
+    text: str = Field(description="the note body (at most NOTECHECK_MAX_NOTE_CHARS characters)")
+    title: str | None = None
+    posted_at: dt.date | None = Field(None, description="YYYY-MM-DD")
+    exposure: Count | None = Field(None, description="views")
+    likes: Count | None = None
+    collects: Count | None = None
+    comments: Count | None = None
+    comment_texts: list[Comment] | None = Field(None, max_length=MAX_COMMENTS)
+
+    def to_note(self, author_id: str) -> Note:
+        metadata: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in ("exposure", "likes", "collects", "comments", "comment_texts")
+            if getattr(self, name) is not None
+        }
+        if self.posted_at is not None:
+            metadata["posted_at"] = self.posted_at.isoformat()
+        return Note(text=self.text, id=self.id, title=self.title or "", author_id=author_id, metadata=metadata)
+
+
+class KolProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    followers: Count | None = None
+    account_type: str | None = Field(None, max_length=100)
+    lang: str | None = Field(None, max_length=20)
+
+
+class KolCheckRequest(BaseModel):
+    """An account's notes (1 to 500) and what else is known of it; `rules` overrides `PlatformRules` fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    author_id: str = Field(min_length=1, max_length=200)
+    profile: KolProfileIn | None = None
+    notes: list[KolNoteIn] = Field(min_length=1, max_length=MAX_KOL_NOTES)
+    rules: dict[str, Any] | None = Field(None, examples=[{"min_followers": 10000}])
+    as_of: dt.date | None = Field(None, description="reference date (default: the newest posted_at)")
+
+
+_errors: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorPublic, "description": what}
+    for status, what in (
+        (401, "missing or invalid API key"),
+        (413, "body over NOTECHECK_MAX_BODY_BYTES"),
+        (422, "invalid field, named by its path (e.g. body.notes.3.text, body.rules.min_followers)"),
+        (429, "queue full: retry after the Retry-After header's seconds"),
+        (503, "model not ready"),
+    )
+}
+
+_bundled: list[ReferenceDistribution | None] = []  # computed once per process, on first use
+_bundled_lock = threading.Lock()
+
+
+def bundled_reference_once() -> ReferenceDistribution | None:
+    with _bundled_lock:
+        if not _bundled:
+            _bundled.append(bundled_reference())
+        return _bundled[0]
+
+
+async def get_reference(request: Request) -> ReferenceDistribution | None:
+    """`app.state.kol_reference` when set (None there means the fixed defaults), else the bundled data's."""
+    state = request.app.state
+    if not hasattr(state, "kol_reference"):
+        state.kol_reference = await asyncio.to_thread(bundled_reference_once)
+    return state.kol_reference  # type: ignore[no-any-return]
+
+
+def checked_rules(rules: dict[str, Any] | None) -> PlatformRules:
+    """`PlatformRules` with the request's overrides, or HTTP 422 naming each bad key (`body.rules.<key>`)."""
+    errors = []
+    for key, value in (rules or {}).items():
+        try:
+            PlatformRules.from_dict({key: value})
+        except ConfigError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            errors.append({"loc": ("body", "rules", key), "msg": reason, "type": "value_error"})
+    if errors:
+        raise RequestValidationError(errors)
+    try:
+        return PlatformRules.from_dict(rules)
+    except ConfigError as exc:
+        raise RequestValidationError([{"loc": ("body", "rules"), "msg": str(exc), "type": "value_error"}]) from exc
+
+
+def check_notes(body: KolCheckRequest, settings: Settings) -> None:
+    """HTTP 422 for empty or over-long texts and repeated note ids, each named by its path."""
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, note in enumerate(body.notes):
+        if not note.text.strip():
+            errors.append({"loc": ("body", "notes", i, "text"), "msg": "empty text", "type": "value_error"})
+        for name in ("text", "title"):
+            value = getattr(note, name) or ""
+            if len(value) > settings.max_note_chars:
+                msg = f"at most {settings.max_note_chars} characters, got {len(value)}"
+                errors.append({"loc": ("body", "notes", i, name), "msg": msg, "type": "string_too_long"})
+        if note.id in seen:
+            errors.append({"loc": ("body", "notes", i, "id"), "msg": f"repeated id '{note.id}'", "type": "value_error"})
+        seen.add(note.id)
+    if errors:
+        raise RequestValidationError(errors)
+
+
+@router.post("/kol/check", responses=_errors)
+async def kol_check(
+    request: Request,
+    body: KolCheckRequest,
+    model: ClassifierDep,
+    batcher: BatcherDep,
+    metrics: MetricsDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """The account's KOL authenticity report: undisclosed-ad share with its 95% interval, disclosure
+    compliance, credit score, brand-partner eligibility, engagement signals and an overall grade."""
+    rules = checked_rules(body.rules)
+    check_notes(body, settings)
+    request.state.n_notes = len(body.notes)
+    notes = [n.to_note(body.author_id) for n in body.notes]
+    reference = await get_reference(request)
+    predictions = await unless_disconnected(request, batcher.submit(notes))
+    metrics.observe_predictions(predictions)
+    profile = None
+    if body.profile is not None:
+        profile = Profile(body.author_id, body.profile.followers, body.profile.account_type, body.profile.lang)
+    report = await asyncio.to_thread(
+        build_report,
+        body.author_id,
+        notes,
+        predictions,
+        profile=profile,
+        rules=rules,
+        reference=reference,
+        as_of=body.as_of,
+        model_version=model.metadata.version,
+    )
+    return report.to_dict()

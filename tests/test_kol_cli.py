@@ -1,0 +1,110 @@
+"""`notecheck kol`: one account's readable report, the ranking of all accounts, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kol_fakes import DATA, bundled, label_classifier, write_jsonl
+
+from model.classifier import Classifier
+from notecheck.cli import main
+
+AUTHORS = ["en109", "en111", "en114", "en101", "zh101", "zh209", "zh211", "zh314", "zh301", "en201"]
+PROFILES = str(DATA / "profiles.jsonl")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of two files with ten bundled authors (directories expand like `data_files`)."""
+    notes, _ = bundled()
+    folder = tmp_path_factory.mktemp("kol-cli")
+    chosen = [n for n in notes if n.note.author_id in AUTHORS]
+    write_jsonl(folder / "a.jsonl", [n for n in chosen if n.note.lang == "en"])
+    write_jsonl(folder / "b.jsonl", [n for n in chosen if n.note.lang == "zh"])
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def labels_as_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = label_classifier(bundled()[0])
+    monkeypatch.setattr(Classifier, "from_pretrained", classmethod(lambda cls, *a, **k: fake))
+
+
+def test_author_report_reads_plainly(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kol", str(data_dir), "--author", "en111", "--profiles", PROFILES]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("KOL report: en111  (model labels-1, as of 2026-11-20 [newest posted_at in the data])")
+    assert "grade F (high risk)" in out
+    assert "undisclosed ads: 26 (76%, 95% interval 60%-88%)" in out
+    assert "credit score: 0 of 12 (26 private orders)" in out
+    assert "[FAIL] min_credit: credit 0 < 1" in out
+    assert "engagement (thresholds from the notes given):" in out
+    assert "undisclosed ads, most confident first" in out
+
+
+def test_rules_file_changes_the_report(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("private_order_penalty: 0\nmin_followers: 200000\n", encoding="utf-8")
+    args = ["kol", str(data_dir), "--author", "en111", "--profiles", PROFILES, "--json"]
+    assert main([*args, "--rules", str(rules)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["credit"]["score"] == 12 and report["rules"]["min_followers"] == 200000
+    assert [r["rule"] for r in report["eligibility"]["rules"] if not r["passed"]] == ["min_followers"]
+
+
+def test_all_writes_the_ranking_and_the_chart(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rank.csv"
+    assert main(["kol", str(data_dir), "--all", "-o", str(out), "--profiles", PROFILES, "--as-of", "2026-11-20"]) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out)
+    assert sorted(table["author_id"]) == sorted(AUTHORS)
+    assert (tmp_path / "rank.png").read_bytes()[:4] == b"\x89PNG"
+    first = table.iloc[0]
+    assert first["grade"] == "F" and first["account_type"] in ("private_order_kol", "bought_engagement")
+    assert set(table.tail(2)["account_type"]) == {"honest_kol"}
+    assert "grades: A 2, B 0, C 0, D 4, F 4" in printed
+    assert f"ranking: {out}" in printed and printed.index("en109") > printed.index("zh314")
+
+
+def test_all_writes_parquet_and_a_named_chart(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(DATA.parent)  # the default --profiles is data/profiles.jsonl, relative to the repository
+    out, chart = tmp_path / "rank.parquet", tmp_path / "charts" / "kol.png"
+    assert main(["kol", str(data_dir), "--all", "-o", str(out), "--chart", str(chart), "--no-reference"]) == 0
+    table = pd.read_parquet(out).set_index("author_id")
+    assert len(table) == len(AUTHORS) and chart.is_file()
+    assert table["followers"].notna().all() and table.loc["en109", "followers"] == 74000
+    assert table.loc["zh314", "strong_engagement_flags"] >= 2  # the fixed defaults still catch bought engagement
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--all"], "--all: needs -o OUT"),
+        (["--author", "nobody"], "--author: no notes by 'nobody' in the files"),
+        (["--author", "en111", "--as-of", "20/11/2026"], "--as-of: '20/11/2026' is not a date"),
+        (["--author", "en111", "--rules", "missing.yaml"], "--rules missing.yaml: file not found"),
+        (["--author", "en111", "--chart", "x.png"], "-o and --chart only go with --all"),
+        (["--all", "-o", "rank.xlsx"], "unknown table format '.xlsx'"),
+        (["--author", "en111", "--profiles", "nope.jsonl"], "nope.jsonl: profiles file not found"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(
+    data_dir: Path, tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert main(["kol", str(data_dir), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("notecheck kol: error: ") and message in err[-1]
+
+
+def test_bad_rules_yaml_names_the_rule(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("min_followers: -5\n", encoding="utf-8")
+    assert main(["kol", str(data_dir), "--author", "en111", "--rules", str(rules)]) == 2
+    assert f"{rules}.min_followers: must not be negative" in capsys.readouterr().err
