@@ -63,12 +63,17 @@ def _actions_section(metadata: ModelMetadata, summary: dict[str, Any]) -> str:
         row("review", th.review, f"highest threshold with validation recall >= {review_target}"),
     ]
     header = ["action", "P(commercial) >=", "chosen as", "test precision", "test recall", "test share"]
+    same = (
+        " Review equals flag: the flag threshold already met the recall target, so there is no separate review band."
+        if th.review >= th.flag
+        else ""
+    )
     return (
         f"Verdict: `genuine` below {th.commercial:.3f} (the validation macro-F1 optimum), otherwise "
         "`disclosed_ad` when the note carries a clear disclosure and `undisclosed_ad` when not.\n\n"
         + table(header, rows)
         + "\n\nBelow `review` a note is allowed. **A clearly disclosed ad is always `allow`**, whatever its "
-        "score: it breaks no rule (`model/classifier.py::decide`). Review counts include flagged notes."
+        "score: it breaks no rule (`model/classifier.py::decide`). Review counts include flagged notes." + same
     )
 
 

@@ -114,13 +114,16 @@ def _reliability_panel(ax: Axes, result: dict[str, Any], form: str) -> None:
     for name, values, color in versions:
         mean, acc, counts = reliability_bins(values, labels, bins, form)  # type: ignore[arg-type]
         filled = counts > 0
-        ax.plot(mean[filled], acc[filled], marker="o", color=color, label=name)
+        ax.plot(mean[filled], acc[filled], color=color, lw=1, alpha=0.5)
+        # marker area follows the number of notes in the bin: a bin of three notes says little
+        sizes = 12 + 240 * counts[filled] / max(int(counts.max()), 1)
+        ax.scatter(mean[filled], acc[filled], s=sizes, color=color, alpha=0.8, label=name)
     low = 0.5 if form == "confidence" else 0.0
     ax.plot([low, 1], [low, 1], ls="--", color="black", lw=1, label="perfectly calibrated")
     ax.set_xlim(low, 1)
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="upper left", fontsize="small", title="marker area ~ notes in bin", title_fontsize="small")
 
 
 def plot_reliability(result: dict[str, Any], path: Path) -> Path:
@@ -181,7 +184,6 @@ def _slice_panel(ax: Axes, runs: list[tuple[str, dict[str, Any], str]], key: str
     ax.set_xlabel("Macro-F1 (commercial vs genuine)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
 
 
 def plot_slices(result: dict[str, Any], baseline: dict[str, Any] | None, path: Path) -> Path:
@@ -193,6 +195,8 @@ def plot_slices(result: dict[str, Any], baseline: dict[str, Any] | None, path: P
     _slice_panel(top, runs, "by_lang", "Per language")
     _slice_panel(bottom, runs, "by_category", "Per category")
     fig.suptitle("Macro-F1 by slice (test; † one class only: macro-F1 at most 0.5)")
+    handles, names = top.get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=len(runs), fontsize="small")
     return _save(fig, path)
 
 

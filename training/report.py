@@ -95,6 +95,8 @@ def _actions(summary: dict[str, Any]) -> str:
     ]
     rows[1].append(a["review"]["share"])
     out = table(["action", "threshold", "test precision", "test recall", "share of traffic"], rows)
+    if a["review"]["threshold"] >= a["flag"]["threshold"]:
+        out += "\n\nReview equals flag: the flag threshold already met the recall target (no review band)."
     taken = summary["actions_taken"]
     out += (
         f"\n\nVerdict boundary (commercial): P(commercial) >= {summary['thresholds']['commercial']:.3f}. "
