@@ -117,6 +117,14 @@ class TransformerScorer:
             ids.append(seq[: self.max_length - 1] + seq[-1:] if cut else seq)
         return Encoded(ids=ids, n_tokens=n_tokens, truncated=truncated)
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """One text's ids exactly as `encode` gives them, with each token's (start, end) in `text`
+        ((0, 0) for special tokens): explanations map token scores back to the words of the note."""
+        out = self.tokenizer(text, truncation=False, verbose=False, return_offsets_mapping=True)
+        ids, offsets = list(out["input_ids"]), [(int(a), int(b)) for a, b in out["offset_mapping"]]
+        keep = slice(0, self.max_length - 1)
+        return (ids[keep] + ids[-1:], offsets[keep] + offsets[-1:]) if len(ids) > self.max_length else (ids, offsets)
+
     def collate(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
         """Right-pad a batch of id lists to its longest member."""
         width = max(len(s) for s in ids)

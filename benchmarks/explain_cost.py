@@ -1,0 +1,142 @@
+"""What an explanation costs: median seconds per explanation of one 128-token note, for each method, as a
+ratio to one plain `predict` call on the same note, measured in the same run on this machine's cores.
+
+    python benchmarks/explain_cost.py [--model runs/default] [--repeats 7] [--out benchmarks/results/explain_cost.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model.classifier import Classifier  # noqa: E402
+from model.errors import NotecheckError  # noqa: E402
+from model.explain import METHODS, Explainer  # noqa: E402
+from model.schema import Note  # noqa: E402
+
+log = logging.getLogger("benchmarks.explain_cost")
+RESULT = Path(__file__).resolve().parent / "results" / "explain_cost.json"
+TARGET_TOKENS = 128
+#: a mixed zh/en note, repeated and trimmed to the target length
+SOURCE = (
+    "用了这瓶控油精华21天，毛孔肉眼可见变小了😭 原价399现在活动价199，链接在评论区，扣1私信发优惠券。"
+    "Honestly the texture is light and it layers well under sunscreen; use my code ANNA15 for 15% off. "
+    "周末带狗狗去公园，它追了一下午的鸽子，晚上回家早早就睡了。"
+)
+
+
+def note_of_tokens(classifier: Classifier, n_tokens: int) -> tuple[Note, int]:
+    """A note whose model input is `n_tokens` tokens long (special tokens included), or as close as the text
+    allows; returns it with its token count as `predict` sees it."""
+
+    def count(text: str) -> int:
+        return int(classifier.scores([Note(text=text)]).n_tokens[0])
+
+    text = SOURCE
+    while count(text) < n_tokens:
+        text += " " + SOURCE
+    low, high = 1, len(text)  # the shortest prefix with at least n_tokens tokens
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (mid + 1, high) if count(text[:mid]) < n_tokens else (low, mid)
+    return Note(text=text[:low], id="bench"), count(text[:low])
+
+
+def median_seconds(work: Callable[[], Any], repeats: int) -> float:
+    work()  # warm-up: lazy imports, jieba's dictionary, allocator growth
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def measure(model_dir: str, repeats: int, methods: tuple[str, ...]) -> dict[str, Any]:
+    import torch
+
+    classifier = Classifier.from_pretrained(model_dir)
+    note, n_tokens = note_of_tokens(classifier, TARGET_TOKENS)
+    seen = min(n_tokens, classifier.metadata.max_length)
+    if seen < TARGET_TOKENS:
+        log.warning("the model reads at most %d tokens: the note is truncated to them", seen)
+    explainer = Explainer(classifier)
+    predict_s = median_seconds(lambda: classifier.predict([note]), repeats)
+    results: dict[str, Any] = {}
+    for method in methods:
+        try:
+            seconds = median_seconds(lambda m=method: explainer.explain([note], method=m), repeats)  # type: ignore[misc]
+        except NotecheckError as exc:  # e.g. gradient methods on the TF-IDF backend
+            results[method] = {"median_s": None, "ratio_to_predict": None, "skipped": str(exc)}
+            continue
+        results[method] = {"median_s": round(seconds, 5), "ratio_to_predict": round(seconds / predict_s, 1)}
+        log.info("%s: %.4f s (%.1fx predict)", method, seconds, seconds / predict_s)
+    return {
+        "model_dir": model_dir,
+        "model_version": classifier.version,
+        "backend": classifier.metadata.backend,
+        "n_tokens": n_tokens,
+        "tokens_seen": seen,
+        "repeats": repeats,
+        "ig_steps": explainer.n_steps,
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "logical_cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+        },
+        "predict_s": round(predict_s, 5),
+        "methods": results,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [
+        f"explanation cost, {result['tokens_seen']}-token note, {result['machine']['torch_threads']} torch threads, "
+        f"median of {result['repeats']}",
+        f"{'method':14s} {'seconds':>9s} {'x predict':>10s}",
+        f"{'predict':14s} {result['predict_s']:9.4f} {1.0:10.1f}",
+    ]
+    for method, r in result["methods"].items():
+        if r["median_s"] is None:
+            lines.append(f"{method:14s} {'skipped':>9s}  ({r['skipped']})")
+        else:
+            lines.append(f"{method:14s} {r['median_s']:9.4f} {r['ratio_to_predict']:10.1f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="runs/default", help="a trained model directory")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--out", default=str(RESULT))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = measure(args.model, args.repeats, tuple(m for m in args.methods.split(",") if m))
+    except NotecheckError as exc:
+        print(f"explain_cost: error: {exc}", file=sys.stderr)
+        return 2
+    print(table(result))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Token attributions of the transformer's calibrated log-odds of commercial: Integrated Gradients (Captum)
+and gradient x input, both on the input word embeddings.
+
+The model is called with `inputs_embeds` rather than through a hook on the embedding layer, so explaining a
+note never changes what a concurrent `predict` on the same model computes (the server predicts while it
+explains). Tokens come from `TransformerScorer.encode_with_offsets`, the same ids `encode` gives `predict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from model.scorer import TransformerScorer
+
+
+@dataclass
+class TokenAttributions:
+    """Per-token scores (calibrated log-odds units) with each token's span in the model input."""
+
+    scores: np.ndarray
+    offsets: list[tuple[int, int]]
+    log_odds: float  # f(note): what the scores explain
+    completeness_gap: float | None  # IG only: |sum(scores) - (f(note) - f(baseline))|
+
+
+def log_odds_fn(model: torch.nn.Module, temperature: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """f(embeddings, attention_mask) -> (batch,) calibrated log-odds of commercial."""
+    scale = 1.0 / max(temperature, 1e-6)
+
+    def forward(embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        logits = model(inputs_embeds=embeds, attention_mask=attention_mask).logits.float()
+        return (logits[:, 1] - logits[:, 0]) * scale
+
+    return forward
+
+
+def _inputs(scorer: TransformerScorer, text: str) -> tuple[torch.Tensor, torch.Tensor, list[tuple[int, int]]]:
+    """Token ids (1, L), the baseline ids (every non-special token replaced by pad) and the offsets."""
+    ids, offsets = scorer.encode_with_offsets(text)
+    device = next(scorer.model.parameters()).device
+    special = set(scorer.tokenizer.all_special_ids)
+    pad = scorer.tokenizer.pad_token_id or 0
+    input_ids = torch.tensor([ids], dtype=torch.long, device=device)
+    baseline = torch.tensor([[i if i in special else pad for i in ids]], dtype=torch.long, device=device)
+    return input_ids, baseline, offsets
+
+
+def token_attributions(
+    scorer: TransformerScorer,
+    text: str,
+    method: str,
+    temperature: float = 1.0,
+    n_steps: int = 24,
+    internal_batch_size: int | None = None,
+) -> TokenAttributions:
+    """Attribute the calibrated log-odds of `text` (a model input string) to its tokens.
+
+    `method`: `ig` (Integrated Gradients, Gauss-Legendre steps, `internal_batch_size` steps per forward) or
+    `grad_x_input` (one backward pass). Special tokens score 0.
+    """
+    model = scorer.model
+    forward = log_odds_fn(model, temperature)
+    input_ids, baseline_ids, offsets = _inputs(scorer, text)
+    embed = model.get_input_embeddings()  # type: ignore[operator]  # a transformers model
+    mask = torch.ones_like(input_ids)
+    with torch.inference_mode(False), torch.enable_grad():
+        embeds = embed(input_ids).detach()
+        if method == "ig":
+            from captum.attr import IntegratedGradients
+
+            base = embed(baseline_ids).detach()
+            attr, delta = IntegratedGradients(forward).attribute(
+                embeds,
+                baselines=base,
+                additional_forward_args=(mask,),
+                n_steps=n_steps,
+                internal_batch_size=internal_batch_size or n_steps,
+                return_convergence_delta=True,
+            )
+            gap: float | None = float(delta.abs().sum())
+        elif method == "grad_x_input":
+            leaf = embeds.clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad(forward(leaf, mask).sum(), leaf)
+            attr, gap = grad * leaf.detach(), None
+        else:
+            raise ValueError(f"unknown gradient method '{method}'")
+        with torch.no_grad():
+            value = float(forward(embeds, mask)[0])
+    scores = attr[0].float().sum(dim=-1).detach().cpu().numpy().astype(np.float64)
+    scores[[i for i, (a, b) in enumerate(offsets) if b <= a]] = 0.0  # special tokens explain nothing
+    return TokenAttributions(scores=scores, offsets=offsets, log_odds=value, completeness_gap=gap)
