@@ -1,0 +1,99 @@
+"""Test-split macro-F1 of each inference runtime (fp32, bf16, int8) against fp32, the unoptimised model.
+
+A faster runtime is only worth recommending when it stays within `TOLERANCE` macro-F1 of fp32 on the
+frozen test split (the one the model was evaluated on: its recorded split file, else the default one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import markdown_table, set_threads
+from model.loader import LabelledNote
+from training.splits import Split
+
+log = logging.getLogger("benchmarks.accuracy")
+RUNTIMES = ("fp32", "bf16", "int8")
+TOLERANCE = 0.005
+
+
+def frozen_split(model: Path) -> tuple[Split, str]:
+    """The frozen split the model was trained and evaluated on, and the split file it came from.
+
+    Uses the model's recorded run config (data and split file) over `TrainConfig.load(None)`. A split
+    file that does not exist is not written here (no side effects): the split is then made in memory.
+    """
+    from model.metadata import ModelMetadata
+    from training.config import TrainConfig
+    from training.pipeline import load_training_notes, make_split
+
+    recorded = ModelMetadata.load(model).config
+    overrides = {k: recorded[k] for k in ("data", "split_file", "seed", "label_map") if recorded.get(k)}
+    config = TrainConfig.load(None, **overrides)
+    if config.split_file and not Path(config.split_file).is_file():
+        log.warning("split file %s not found: using an unfrozen split of the same seed", config.split_file)
+        config.split_file = ""
+    split = make_split(load_training_notes(config), config)
+    return split, config.split_file or f"(unfrozen, seed {config.seed})"
+
+
+def training_split(model: Path) -> list[LabelledNote]:
+    """The notes the model was trained on (its frozen split's training part)."""
+    return frozen_split(model)[0].train
+
+
+def runtime_accuracy(
+    model: Path, runtimes: Sequence[str] = RUNTIMES, threads: int = 2, limit: int | None = None
+) -> dict[str, Any]:
+    """Macro-F1 (and agreement with fp32) of each runtime on the test split; `limit` keeps the first notes."""
+    from model.classifier import Classifier
+    from training.evaluate import evaluate
+
+    set_threads(threads)
+    split, split_file = frozen_split(model)
+    notes = split.test
+    notes = notes[:limit] if limit else notes
+    results: dict[str, dict[str, Any]] = {}
+    reference: np.ndarray | None = None
+    for runtime in runtimes:
+        classifier = Classifier.from_pretrained(model, runtime=runtime)
+        report = evaluate(classifier, notes)
+        probs = np.asarray(report["curves"]["p_commercial"])
+        verdicts = report["curves"]["verdicts"]
+        if reference is None:
+            reference, ref_verdicts = probs, verdicts
+        results[runtime] = {
+            "macro_f1": report["summary"]["macro_f1"],
+            "max_abs_dp_vs_first": float(np.max(np.abs(probs - reference))),
+            "verdict_agreement_vs_first": float(np.mean([a == b for a, b in zip(verdicts, ref_verdicts, strict=True)])),
+        }
+        log.info("%s: test macro-F1 %.4f", runtime, results[runtime]["macro_f1"])
+        del classifier
+    base = results[runtimes[0]]["macro_f1"]
+    for item in results.values():
+        item["delta_f1"] = item["macro_f1"] - base
+        item["within_tolerance"] = abs(item["delta_f1"]) <= TOLERANCE
+    return {"split_file": split_file, "n_test": len(notes), "reference": runtimes[0], "runtimes": results}
+
+
+def render_accuracy(accuracy: dict[str, Any]) -> str:
+    ref = accuracy["reference"]
+    rows = [
+        [
+            name,
+            r["macro_f1"],
+            f"{r['delta_f1']:+.4f}",
+            "yes" if r["within_tolerance"] else "NO",
+            r["max_abs_dp_vs_first"],
+            r["verdict_agreement_vs_first"],
+        ]
+        for name, r in accuracy["runtimes"].items()
+    ]
+    head = ["runtime", "test macro-F1", f"Δ vs {ref}", f"within {TOLERANCE}", "max |Δp|", "verdicts agree"]
+    title = f"Test-split accuracy by runtime ({accuracy['n_test']} notes, split {accuracy['split_file']})"
+    return f"#### {title}\n\n" + markdown_table(head, rows)

@@ -1,0 +1,193 @@
+"""Where inference time goes, per runtime, and which batch shape suits this machine.
+
+For each runtime (fp32, bf16, int8) it splits `Classifier.predict` into its stages on the same notes:
+disclosure masking and rating, tokenization (`TransformerScorer.encode`), batching and padding
+(`length_batches` + `collate`) and the forward passes, and reports the padding overhead (padded tokens
+per real token) of length-bucketed batches against the arrival-order batches `transformers.pipeline`
+makes. Then it sweeps `batch_size` and `max_tokens` for one runtime.
+
+    python benchmarks/inference_profile.py --model runs/default [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (  # noqa: E402
+    DEFAULT_MODEL,
+    BenchmarkError,
+    bench_notes,
+    check_model,
+    machine_info,
+    machine_line,
+    markdown_table,
+    physical_cores,
+    save_result,
+    set_threads,
+    setup_logging,
+)
+from model.schema import Note  # noqa: E402
+
+if TYPE_CHECKING:
+    from model.classifier import Classifier
+    from model.scorer import TransformerScorer
+
+log = logging.getLogger("benchmarks.profile")
+#: (batch_size, max_tokens) shapes the sweep compares; (32, 8192) is the scorer's default
+PIPELINE_BATCH = 32  # the pipeline's batch_size in offline_throughput.py
+SHAPES = ((16, 4096), (32, 4096), (32, 8192), (64, 8192), (64, 16384))
+
+
+def padding_overhead(lengths: list[int], batches: list[list[int]]) -> float:
+    """Padded tokens per real token (1.0: no padding)."""
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    return padded / max(1, sum(lengths))
+
+
+def transformer_of(model: Path, runtime: str) -> tuple[Classifier, TransformerScorer]:
+    """The classifier and its transformer scorer (the TF-IDF backend has no batches to profile)."""
+    from model.classifier import Classifier
+    from model.scorer import TransformerScorer
+
+    classifier = Classifier.from_pretrained(model, runtime=runtime)
+    if not isinstance(classifier.scorer, TransformerScorer):
+        raise BenchmarkError(f"{model}: not a transformer model; nothing to profile")
+    return classifier, classifier.scorer
+
+
+def profile_runtime(model: Path, notes: list[Note], runtime: str) -> dict[str, Any]:
+    """Seconds per stage of one `predict`-equivalent pass (after a warm-up pass on a few notes)."""
+    import torch
+
+    from model.classifier import model_input
+    from model.disclosure import rate
+    from model.scorer import length_batches
+
+    classifier, scorer = transformer_of(model, runtime)
+    classifier.predict(notes[:16])
+    t0 = time.perf_counter()
+    texts = [model_input(n) for n in notes]
+    for note in notes:
+        rate(note.text, note.title)
+    t1 = time.perf_counter()
+    enc = scorer.encode(texts)
+    t2 = time.perf_counter()
+    lengths = [len(s) for s in enc.ids]
+    batches = list(length_batches(lengths, scorer.batch_size, scorer.max_tokens))
+    collate_s = forward_s = 0.0
+    with torch.inference_mode():
+        for batch in batches:
+            c0 = time.perf_counter()
+            inputs = scorer.collate([enc.ids[i] for i in batch])
+            c1 = time.perf_counter()
+            scorer.model(**inputs).logits.float().numpy()
+            collate_s += c1 - c0
+            forward_s += time.perf_counter() - c1
+    total = (t2 - t0) + collate_s + forward_s
+    step = PIPELINE_BATCH
+    arrival = [list(range(i, min(i + step, len(lengths)))) for i in range(0, len(lengths), step)]
+    return {
+        "runtime": runtime,
+        "notes": len(notes),
+        "tokens": sum(lengths),
+        "mask_and_rate_s": t1 - t0,
+        "tokenize_s": t2 - t1,
+        "collate_s": collate_s,
+        "forward_s": forward_s,
+        "total_s": total,
+        "notes_per_s": len(notes) / total,
+        "batches": len(batches),
+        "padding_bucketed": padding_overhead(lengths, batches),
+        "padding_arrival": padding_overhead(lengths, arrival),
+    }
+
+
+def sweep(model: Path, notes: list[Note], runtime: str, rounds: int = 2) -> list[dict[str, Any]]:
+    """Median notes/s of `predict` per (batch_size, max_tokens), the shapes measured round-robin so a
+    machine whose load changes over time does not favour whichever shape ran when it was quiet."""
+    from benchmarks.common import median
+
+    classifier, scorer = transformer_of(model, runtime)
+    classifier.predict(notes[:16])
+    shapes = SHAPES
+    rates: dict[tuple[int, int], list[float]] = {shape: [] for shape in shapes}
+    for _ in range(rounds):
+        for batch_size, max_tokens in shapes:
+            scorer.batch_size, scorer.max_tokens = batch_size, max_tokens
+            t0 = time.perf_counter()
+            classifier.predict(notes)
+            rates[(batch_size, max_tokens)].append(len(notes) / (time.perf_counter() - t0))
+    results = []
+    for (batch_size, max_tokens), seen in rates.items():
+        shape = {"batch_size": batch_size, "max_tokens": max_tokens}
+        results.append({"runtime": runtime, **shape, "notes_per_s": median(seen)})
+        log.info("%s batch_size %d max_tokens %d: %.1f notes/s", runtime, batch_size, max_tokens, median(seen))
+    return results
+
+
+def render(result: dict[str, Any]) -> str:
+    stages = ("mask_and_rate_s", "tokenize_s", "collate_s", "forward_s")
+    rows = [
+        [p["runtime"], p["notes_per_s"], *(f"{100 * p[s] / p['total_s']:.1f}%" for s in stages), p["padding_bucketed"]]
+        for p in result["profiles"]
+    ]
+    heads = ["runtime", "notes/s", "mask+rate", "tokenize", "pad/collate", "forward", "padded/real tokens"]
+    sweep_rows = [[r["runtime"], r["batch_size"], r["max_tokens"], r["notes_per_s"]] for r in result["sweep"]]
+    first = result["profiles"][0]
+    return "\n".join(
+        [
+            f"### Where inference time goes ({first['notes']} notes, {first['tokens']:,} tokens)",
+            machine_line(result["machine"]),
+            "",
+            markdown_table(heads, rows),
+            "",
+            f"Padding: length-bucketed batches carry {first['padding_bucketed']:.3f} padded tokens per real token; "
+            f"arrival-order batches of {PIPELINE_BATCH} (what the pipeline does) carry {first['padding_arrival']:.3f}.",
+            "",
+            "#### Batch shape sweep",
+            "",
+            markdown_table(["runtime", "batch_size", "max_tokens", "notes/s"], sweep_rows),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="model directory (default runs/default)")
+    parser.add_argument("--quick", action="store_true", help="smoke run on 60 notes")
+    parser.add_argument("--notes", type=int, help="notes per pass (default 300; quick 60)")
+    parser.add_argument("--threads", type=int, default=physical_cores())
+    parser.add_argument("--runtimes", nargs="+", default=["fp32", "bf16", "int8"])
+    parser.add_argument("--sweep-runtime", default="bf16", help="runtime whose batch shape is swept")
+    args = parser.parse_args(argv)
+    setup_logging()
+    model = check_model(args.model)
+    set_threads(args.threads)
+    notes = bench_notes(args.notes or (60 if args.quick else 300)).notes
+    profiles = []
+    for runtime in args.runtimes:
+        profiles.append(profile_runtime(model, notes, runtime))
+        log.info("%s: %.1f notes/s", runtime, profiles[-1]["notes_per_s"])
+    result = {
+        "benchmark": "inference_profile",
+        "machine": machine_info(args.threads),
+        "model": str(model),
+        "profiles": profiles,
+        "sweep": sweep(model, notes, args.sweep_runtime, rounds=1 if args.quick else 2),
+    }
+    path = save_result("inference_profile" + ("_quick" if args.quick else ""), result)
+    print(render(result))
+    print(f"\n(written to {path})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""Offline throughput: notecheck's `Classifier.predict` against `transformers.pipeline` on the same notes.
+
+Both contenders load the same fine-tuned model directory, score the same notes (realistic mixed
+Chinese/English lengths from `data/notes`) with the same torch thread count, each in a fresh subprocess,
+measured alternately (notecheck, pipeline, notecheck, pipeline, ...). Each reports notes/s over the
+whole set (after a short warm-up, model load excluded) and its process's peak RSS. The pipeline reads the
+same disclosure-masked strings the model was trained on, prepared before its clock starts.
+
+    python benchmarks/offline_throughput.py --model runs/default            # ~2,000 notes, 2 rounds
+    python benchmarks/offline_throughput.py --model runs/default --quick    # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` and the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (  # noqa: E402
+    DEFAULT_MODEL,
+    bench_notes,
+    check_model,
+    cpu_seconds,
+    emit,
+    machine_info,
+    machine_line,
+    markdown_table,
+    median,
+    peak_rss_mb,
+    physical_cores,
+    read_notes,
+    run_worker,
+    save_result,
+    scratch_dir,
+    set_threads,
+    setup_logging,
+    write_notes,
+)
+from model.schema import Note  # noqa: E402
+
+log = logging.getLogger("benchmarks.offline")
+WARM_UP_NOTES = 16
+RECOMMENDED_RUNTIME = "bf16"  # chosen from the measurements: see benchmarks/results/README_table.md
+
+
+@dataclass
+class OfflineConfig:
+    """One offline comparison. `isolate=False` runs the contenders in this process (tests only: peak RSS
+    then covers both and the figures are not independent)."""
+
+    model: Path
+    notes: int = 2000  # notes scored per measurement
+    rounds: int = 2  # measurements per contender, alternating
+    threads: int = field(default_factory=physical_cores)  # torch intra-op threads, both contenders
+    runtime: str = RECOMMENDED_RUNTIME  # notecheck's runtime
+    pipeline_batch_size: int = 32  # the pipeline's best of 1, 8, 32 here (1.5, 4.4, 6.0 notes per CPU-s)
+    isolate: bool = True
+    timeout_s: float = 3600.0  # per measurement
+
+
+def time_notecheck(model: Path, notes: list[Note], runtime: str, threads: int) -> dict[str, Any]:
+    """notes/s of `Classifier.predict` (the code path of `notecheck score` and the API) over `notes`."""
+    set_threads(threads)
+    from model.classifier import Classifier
+
+    started = time.perf_counter()
+    classifier = Classifier.from_pretrained(model, runtime=runtime)
+    loaded = time.perf_counter()
+    classifier.predict(notes[:WARM_UP_NOTES])
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    predictions = classifier.predict(notes)
+    seconds, cpu_s = time.perf_counter() - t0, cpu_seconds() - c0
+    return {
+        "contender": f"notecheck-{runtime}",
+        "notes": len(predictions),
+        "seconds": seconds,
+        "notes_per_s": len(predictions) / seconds,
+        "notes_per_cpu_s": len(predictions) / cpu_s,
+        "load_s": loaded - started,
+        "peak_rss_mb": peak_rss_mb(),
+        "commercial": sum(p.p_commercial >= 0.5 for p in predictions),
+    }
+
+
+def time_pipeline(model: Path, notes: list[Note], threads: int, batch_size: int) -> dict[str, Any]:
+    """notes/s of `transformers.pipeline("text-classification")` over the same model and notes."""
+    set_threads(threads)
+    from transformers import pipeline
+
+    from model.classifier import model_input
+    from model.metadata import ModelMetadata
+
+    max_length = ModelMetadata.load(model).max_length
+    texts = [model_input(n) for n in notes]  # the strings the model reads, prepared off the clock
+    started = time.perf_counter()
+    pipe = pipeline("text-classification", model=str(model), tokenizer=str(model), device=-1, batch_size=batch_size)
+    loaded = time.perf_counter()
+    pipe(texts[:WARM_UP_NOTES], truncation=True, max_length=max_length)
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    out = pipe(texts, truncation=True, max_length=max_length)
+    seconds, cpu_s = time.perf_counter() - t0, cpu_seconds() - c0
+    return {
+        "contender": f"pipeline-fp32-bs{batch_size}",
+        "notes": len(out),
+        "seconds": seconds,
+        "notes_per_s": len(out) / seconds,
+        "notes_per_cpu_s": len(out) / cpu_s,
+        "load_s": loaded - started,
+        "peak_rss_mb": peak_rss_mb(),
+        "commercial": sum(r["label"] == "commercial" for r in out),
+    }
+
+
+def _measure(kind: str, config: OfflineConfig, notes_file: Path, notes: list[Note]) -> dict[str, Any]:
+    if not config.isolate:
+        if kind == "notecheck":
+            return time_notecheck(config.model, notes, config.runtime, config.threads)
+        return time_pipeline(config.model, notes, config.threads, config.pipeline_batch_size)
+    args = [
+        "--worker",
+        kind,
+        "--notes-file",
+        str(notes_file),
+        "--model",
+        str(config.model),
+        "--runtime",
+        config.runtime,
+        "--threads",
+        str(config.threads),
+        "--batch-size",
+        str(config.pipeline_batch_size),
+    ]
+    return run_worker(Path(__file__), args, config.timeout_s)
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median and spread of one contender's rounds; peak RSS is the largest seen."""
+    rates = [r["notes_per_s"] for r in runs]
+    return {
+        "contender": runs[0]["contender"],
+        "rounds": len(runs),
+        "notes_per_s": median(rates),
+        "notes_per_s_min": min(rates),
+        "notes_per_s_max": max(rates),
+        "notes_per_cpu_s": median([r["notes_per_cpu_s"] for r in runs]),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "load_s": median([r["load_s"] for r in runs]),
+        "commercial": runs[-1]["commercial"],
+    }
+
+
+def compare(config: OfflineConfig) -> dict[str, Any]:
+    """Measure notecheck and the pipeline alternately; returns per-round figures, medians and the ratio.
+
+    >>> compare(OfflineConfig(Path("runs/default"), notes=300, rounds=2))["ratio"]  # doctest: +SKIP
+    4.1
+    """
+    check_model(config.model)
+    note_set = bench_notes(config.notes)
+    rounds: dict[str, list[dict[str, Any]]] = {"notecheck": [], "pipeline": []}
+    with scratch_dir() as tmp:
+        notes_file = write_notes(note_set.notes, Path(tmp) / "notes.jsonl")
+        for i in range(config.rounds):
+            for kind in ("notecheck", "pipeline"):
+                result = _measure(kind, config, notes_file, note_set.notes)
+                log.info(
+                    "round %d %s: %.1f notes/s, peak RSS %.0f MiB",
+                    i + 1,
+                    result["contender"],
+                    result["notes_per_s"],
+                    result["peak_rss_mb"],
+                )
+                rounds[kind].append(result)
+    ours, theirs = summarise(rounds["notecheck"]), summarise(rounds["pipeline"])
+    return {
+        "benchmark": "offline_throughput",
+        "machine": machine_info(config.threads),
+        "config": {**asdict(config), "model": str(config.model)},
+        "notes": {"count": len(note_set.notes), "distinct": note_set.distinct, "source": note_set.source},
+        "order": [r["contender"] for pair in zip(*rounds.values(), strict=True) for r in pair],
+        "rounds": rounds,
+        "notecheck": ours,
+        "pipeline": theirs,
+        "ratio": ours["notes_per_s"] / theirs["notes_per_s"],
+        "cpu_ratio": ours["notes_per_cpu_s"] / theirs["notes_per_cpu_s"],
+        "memory_ratio": ours["peak_rss_mb"] / theirs["peak_rss_mb"],
+    }
+
+
+def render(result: dict[str, Any], accuracy: dict[str, Any] | None = None) -> str:
+    """The Markdown the script prints (and `run_all.py` collects)."""
+    rows = [
+        [
+            s["contender"],
+            s["notes_per_s"],
+            f"{s['notes_per_s_min']:.1f}–{s['notes_per_s_max']:.1f}",
+            s["notes_per_cpu_s"],
+            s["peak_rss_mb"],
+        ]
+        for s in (result["notecheck"], result["pipeline"])
+    ]
+    notes = result["notes"]
+    parts = [
+        f"### Offline throughput ({notes['count']} notes, {notes['distinct']} distinct, "
+        f"{result['config']['rounds']} alternating rounds each)",
+        machine_line(result["machine"]),
+        "",
+        markdown_table(["contender", "notes/s (median)", "range", "notes per CPU-s", "peak RSS MiB"], rows),
+        "",
+        f"notecheck / pipeline: **{result['ratio']:.2f}x** notes/s ({result['cpu_ratio']:.2f}x per CPU-second), "
+        f"{result['memory_ratio']:.2f}x peak memory.",
+    ]
+    if accuracy:
+        from benchmarks.accuracy import render_accuracy
+
+        parts += ["", render_accuracy(accuracy)]
+    return "\n".join(parts)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="model directory (default runs/default)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 300 notes, accuracy on 60 test notes")
+    parser.add_argument("--notes", type=int, help="notes per measurement (default 2000; quick 300)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating measurements per contender")
+    parser.add_argument("--threads", type=int, default=physical_cores(), help="torch threads (default: cores)")
+    parser.add_argument("--runtime", default=RECOMMENDED_RUNTIME, choices=["fp32", "bf16", "int8"])
+    parser.add_argument("--batch-size", type=int, default=32, help="the pipeline's batch_size")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the per-runtime test-split macro-F1")
+    parser.add_argument("--worker", choices=["notecheck", "pipeline"], help=argparse.SUPPRESS)
+    parser.add_argument("--notes-file", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging()
+    model = Path(args.model)
+    if args.worker:  # inside a measurement subprocess
+        notes = read_notes(args.notes_file)
+        if args.worker == "notecheck":
+            emit(time_notecheck(model, notes, args.runtime, args.threads))
+        else:
+            emit(time_pipeline(model, notes, args.threads, args.batch_size))
+        return 0
+    config = OfflineConfig(
+        model, args.notes or (300 if args.quick else 2000), args.rounds, args.threads, args.runtime, args.batch_size
+    )
+    result = compare(config)
+    accuracy = None
+    if not args.no_accuracy:
+        from benchmarks.accuracy import runtime_accuracy
+
+        accuracy = runtime_accuracy(model, threads=args.threads, limit=60 if args.quick else None)
+        result["accuracy"] = accuracy
+    path = save_result("offline_throughput" + ("_quick" if args.quick else ""), result)
+    print(render(result, accuracy))
+    print(f"\n(written to {path})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
