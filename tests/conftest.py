@@ -34,7 +34,7 @@ TINY_CORPUS = [
 def build_tiny_classifier(directory: Path, seed: int = 0) -> Path:
     """Write a random 2-layer BERT classifier (hidden 32) and its WordPiece tokenizer as a notecheck model."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
     from model.classifier import Classifier
@@ -42,11 +42,19 @@ def build_tiny_classifier(directory: Path, seed: int = 0) -> Path:
     from model.scorer import TransformerScorer
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    # A fixed vocabulary (WordPiece training is not deterministic): every word and character of the corpus,
+    # plus continuation pieces, so the tiny model is the same in every session.
+    words = sorted(
+        {w for text in TINY_CORPUS for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))}
+    )
+    chars = sorted({ch for w in words for ch in w})
+    vocab = specials + words + [c for c in chars if c not in words] + [f"##{c}" for c in chars]
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
     tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(TINY_CORPUS, trainers.WordPieceTrainer(vocab_size=600, special_tokens=specials))
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
