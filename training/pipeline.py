@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from model.base_model import ensure_base_model
-from model.classifier import Classifier
+from model.classifier import Classifier, calibrated
 from model.errors import DatasetError
 from model.loader import ColumnMap, LabelledNote, load_notes
 from model.metadata import ModelMetadata
@@ -118,11 +118,6 @@ def run_training(config: TrainConfig) -> TrainOutcome:
 
     Resumable: an interrupted run leaves its state in `<out>.partial/`, which the same call picks up.
     """
-    from training.calibration import fit_temperature
-    from training.card import write_model_card
-    from training.evaluate import evaluate
-    from training.thresholds import choose_thresholds
-
     notes = load_training_notes(config)
     split = make_split(notes, config)
     log.info("split: %s", split.describe())
@@ -130,18 +125,32 @@ def run_training(config: TrainConfig) -> TrainOutcome:
     work_dir = out.with_name(out.name + ".partial")
     work_dir.mkdir(parents=True, exist_ok=True)
     classifier, facts = build_and_fit(config, split, work_dir)
+    outcome = finalize(classifier, split, config, facts, out)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return outcome
 
-    val_scores = classifier.scores([n.note for n in split.validation]).logits
+
+def finalize(
+    classifier: Classifier, split: Split, config: TrainConfig, facts: dict[str, Any], out: Path
+) -> TrainOutcome:
+    """Calibrate on validation, choose the moderation thresholds, evaluate on test, write `out` atomically."""
+    from training.calibration import fit_temperature
+    from training.card import write_model_card
+    from training.evaluate import evaluate
+    from training.thresholds import choose_thresholds
     from training.trainer import labels_of
 
+    val_logits = classifier.scores([n.note for n in split.validation]).logits
     val_labels = labels_of(split.validation)
-    classifier.metadata.temperature = fit_temperature(val_scores, val_labels)
-    val_probs = classifier.predict_proba([n.note for n in split.validation])
-    classifier.metadata.thresholds = choose_thresholds(
-        val_probs, val_labels, flag_precision=config.flag_precision, review_recall=config.review_recall
+    meta = classifier.metadata
+    meta.temperature = fit_temperature(val_logits, val_labels)
+    meta.thresholds = choose_thresholds(
+        calibrated(val_logits, meta.temperature),
+        val_labels,
+        flag_precision=config.flag_precision,
+        review_recall=config.review_recall,
     )
     train_hash = content_hash(split.train)
-    meta = classifier.metadata
     meta.training_data_hash = train_hash
     meta.test_split_hash = content_hash(split.test)
     meta.config = config.to_dict()
@@ -154,13 +163,11 @@ def run_training(config: TrainConfig) -> TrainOutcome:
         "training": facts,
         "split": {k: len(v) for k, v in split.parts().items()},
     }
-
     staging = out.with_name(out.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     classifier.save_pretrained(staging)
     write_model_card(staging, meta, test)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
-    shutil.rmtree(work_dir, ignore_errors=True)
     log.info("model %s written to %s", meta.version, out)
     return TrainOutcome(out, meta, split, test)

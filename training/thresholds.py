@@ -103,13 +103,6 @@ def _review_threshold(s: Sweep, target: float) -> float:
     return float(s.thresholds[reaching[-1]]) if reaching.size else float(s.thresholds[0])
 
 
-def _commercial_threshold(probs: np.ndarray, labels: np.ndarray) -> float:
-    s = sweep(probs, labels, np.union1d(np.unique(probs), [0.5]))
-    f1 = s.macro_f1
-    best = np.flatnonzero(np.isclose(f1, f1.max(), rtol=0, atol=1e-12))
-    return float(s.thresholds[best[np.argmin(np.abs(s.thresholds[best] - 0.5))]])
-
-
 def choose_thresholds(
     probs: np.ndarray,
     labels: np.ndarray,
@@ -119,12 +112,17 @@ def choose_thresholds(
 ) -> Thresholds:
     """Thresholds for the verdict and the two moderation actions, from validation P(commercial) and labels.
 
-    Unreachable flag precision falls back to the most precise threshold (with a warning); review is
-    capped at flag. Without both classes there is nothing to choose from, and the defaults come back.
+    The verdict boundary stays at 0.5: the probabilities are calibrated, so 0.5 is where commercial becomes
+    the likelier class, and a boundary tuned for macro-F1 on a few hundred validation notes from a dozen
+    authors moved to extremes (0.95) that did not carry over. `flag` is the lowest threshold whose validation
+    precision reaches the target, but never below the verdict boundary (a note called genuine is never
+    flagged); `review` is the highest threshold whose recall reaches its target, capped at `flag`.
+    Unreachable flag precision falls back to the most precise threshold (with a warning). Without both
+    classes there is nothing to choose from, and the defaults come back.
 
     >>> p = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.8, 0.9, 0.95])
     >>> choose_thresholds(p, np.array([0, 0, 1, 0, 1, 1, 1, 1]), 0.95, 0.9, min_flag_support=2)
-    Thresholds(commercial=0.7, review=0.3, flag=0.7)
+    Thresholds(commercial=0.5, review=0.3, flag=0.7)
     """
     probs = np.asarray(probs, dtype=np.float64).ravel()
     labels = np.asarray(labels).astype(np.int64).ravel()
@@ -134,9 +132,9 @@ def choose_thresholds(
         log.warning("thresholds need validation notes of both classes: using the defaults")
         return Thresholds()
     s = sweep(probs, labels)
-    flag = _flag_threshold(s, flag_precision, min_flag_support)
+    commercial = Thresholds().commercial
+    flag = max(_flag_threshold(s, flag_precision, min_flag_support), commercial)
     review = min(_review_threshold(s, review_recall), flag)
-    commercial = _commercial_threshold(probs, labels)
     log.info("thresholds: commercial %.4f, review %.4f, flag %.4f", commercial, review, flag)
     return Thresholds(commercial=commercial, review=review, flag=flag)
 
