@@ -57,15 +57,22 @@ def time_steps(
 
     from model.classifier import model_input
     from training.config import TrainConfig
-    from training.trainer import build_scorer, epoch_batches, labels_of, lr_factor, make_optimizer
+    from training.trainer import (
+        build_scorer,
+        class_weighted_loss,
+        epoch_batches,
+        labels_of,
+        lr_factor,
+        make_optimizer,
+        train_step,
+    )
 
     config = TrainConfig.load(None, precision=precision, max_length=max_length)
     scorer = build_scorer(base, config)
     model = scorer.model
     enc = scorer.encode([model_input(n.note) for n in train])
     y = torch.tensor(labels_of(train))
-    counts = torch.bincount(y, minlength=2).float().clamp(min=1)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=counts.sum() / (2 * counts))  # as `fit` weighs classes
+    loss_fn = class_weighted_loss(y, weighted=True)  # as `fit` weighs classes
     optimizer = make_optimizer(model, config)
     batches = epoch_batches([len(s) for s in enc.ids], config.batch_size, config.seed, 0)
     wanted = len(batches) if steps is None else min(len(batches), WARM_UP_STEPS + steps)
@@ -75,16 +82,8 @@ def time_steps(
     for step, batch in enumerate(batches[:wanted]):
         if step == WARM_UP_STEPS:
             examples, started = 0, time.perf_counter()
-        for group in optimizer.param_groups:
-            group["lr"] = group["base_lr"] * lr_factor(step, len(batches), config.warmup_ratio)
-        inputs = scorer.collate([enc.ids[i] for i in batch])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(**inputs).logits
-        loss = loss_fn(logits.float(), y[batch])
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        factor = lr_factor(step, len(batches), config.warmup_ratio)
+        train_step(scorer, optimizer, loss_fn, [enc.ids[i] for i in batch], y[batch], factor, bf16)
         examples += len(batch)
     seconds = time.perf_counter() - started
     rate = examples / seconds

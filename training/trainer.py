@@ -102,6 +102,34 @@ def lr_factor(step: int, total: int, warmup_ratio: float) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
+def class_weighted_loss(labels: torch.Tensor, weighted: bool) -> torch.nn.Module:
+    """Cross-entropy weighted by inverse class frequency, so the rarer class counts as much."""
+    counts = torch.bincount(labels, minlength=2).float().clamp(min=1)
+    return torch.nn.CrossEntropyLoss(weight=(counts.sum() / (2 * counts)) if weighted else torch.ones(2))
+
+
+def train_step(
+    scorer: TransformerScorer,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: torch.nn.Module,
+    ids: Sequence[Sequence[int]],
+    labels: torch.Tensor,
+    lr_scale: float,
+    bf16: bool,
+) -> torch.Tensor:
+    """One optimizer step on one batch of token ids; returns the loss. Shared with the training benchmark."""
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * lr_scale
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = scorer.model(**scorer.collate(ids)).logits
+    loss = loss_fn(logits.float(), labels)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(scorer.model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
+
+
 def validation_f1(scorer: TransformerScorer, texts: list[str], labels: np.ndarray) -> float:
     scorer.model.eval()
     logits = scorer.score(texts).logits
@@ -122,9 +150,7 @@ def fit(
     enc = scorer.encode([model_input(n.note) for n in train])
     y = torch.tensor(labels_of(train))
     val_texts, val_labels = [model_input(n.note) for n in validation], labels_of(validation)
-    counts = torch.bincount(y, minlength=2).float().clamp(min=1)
-    weights = (counts.sum() / (2 * counts)) if config.class_weighting else torch.ones(2)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    loss_fn = class_weighted_loss(y, config.class_weighting)
     optimizer = make_optimizer(model, config)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total = steps_per_epoch * config.epochs
@@ -146,16 +172,8 @@ def fit(
                 break
             model.train()
             torch.manual_seed(config.seed * 1_000_003 + progress.global_step)  # dropout, resume-stable
-            for group in optimizer.param_groups:
-                group["lr"] = group["base_lr"] * lr_factor(progress.global_step, total, config.warmup_ratio)
-            inputs = scorer.collate([enc.ids[i] for i in batch])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = model(**inputs).logits
-            loss = loss_fn(logits.float(), y[batch])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            factor = lr_factor(progress.global_step, total, config.warmup_ratio)
+            loss = train_step(scorer, optimizer, loss_fn, [enc.ids[i] for i in batch], y[batch], factor, bf16)
             progress.step_in_epoch += 1
             progress.global_step += 1
             seen += len(batch)
@@ -170,9 +188,7 @@ def fit(
             save_best(ckpt_dir, model)
         else:
             progress.bad_epochs += 1
-        stop = progress.bad_epochs >= config.patience or (
-            config.max_steps and progress.global_step >= config.max_steps
-        )
+        stop = progress.bad_epochs >= config.patience or (config.max_steps and progress.global_step >= config.max_steps)
         progress.epoch, progress.step_in_epoch, progress.done = progress.epoch + 1, 0, bool(stop)
         save_checkpoint(ckpt_dir, model, optimizer, progress)
         if stop:
