@@ -94,6 +94,6 @@ def render_accuracy(accuracy: dict[str, Any]) -> str:
         ]
         for name, r in accuracy["runtimes"].items()
     ]
-    head = ["runtime", "test macro-F1", f"Δ vs {ref}", f"within {TOLERANCE}", "max |Δp|", "verdicts agree"]
+    head = ["runtime", "test macro-F1", f"Δ vs {ref}", f"within {TOLERANCE}", "max abs Δp", "verdicts agree"]
     title = f"Test-split accuracy by runtime ({accuracy['n_test']} notes, split {accuracy['split_file']})"
     return f"#### {title}\n\n" + markdown_table(head, rows)

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("benchmarks.profile")
 #: (batch_size, max_tokens) shapes the sweep compares; (32, 8192) is the scorer's default
 PIPELINE_BATCH = 32  # the pipeline's batch_size in offline_throughput.py
-SHAPES = ((16, 4096), (32, 4096), (32, 8192), (64, 8192), (64, 16384))
+SERVING_GROUP = 32  # notes per batch the server's batcher forms at concurrency 32, one note per request
+SHAPES = ((8, 8192), (16, 8192), (32, 8192), (64, 8192), (32, 4096))
 
 
 def padding_overhead(lengths: list[int], batches: list[list[int]]) -> float:
@@ -111,25 +112,30 @@ def profile_runtime(model: Path, notes: list[Note], runtime: str) -> dict[str, A
 
 
 def sweep(model: Path, notes: list[Note], runtime: str, rounds: int = 2) -> list[dict[str, Any]]:
-    """Median notes/s of `predict` per (batch_size, max_tokens), the shapes measured round-robin so a
-    machine whose load changes over time does not favour whichever shape ran when it was quiet."""
+    """Median notes/s of `predict` per (batch_size, max_tokens): over the whole set at once (offline
+    scoring) and in arrival-order groups of `SERVING_GROUP` notes (what the server's batcher hands
+    `predict` under load). Shapes are measured round-robin, so a machine whose load changes over time
+    does not favour whichever shape ran when it was quiet."""
     from benchmarks.common import median
 
     classifier, scorer = transformer_of(model, runtime)
     classifier.predict(notes[:16])
-    shapes = SHAPES
-    rates: dict[tuple[int, int], list[float]] = {shape: [] for shape in shapes}
+    groups = [notes[i : i + SERVING_GROUP] for i in range(0, len(notes), SERVING_GROUP)]
+    rates: dict[tuple[int, int, str], list[float]] = {}
     for _ in range(rounds):
-        for batch_size, max_tokens in shapes:
+        for batch_size, max_tokens in SHAPES:
             scorer.batch_size, scorer.max_tokens = batch_size, max_tokens
-            t0 = time.perf_counter()
-            classifier.predict(notes)
-            rates[(batch_size, max_tokens)].append(len(notes) / (time.perf_counter() - t0))
+            for mode, chunks in (("whole set", [notes]), (f"groups of {SERVING_GROUP}", groups)):
+                t0 = time.perf_counter()
+                for chunk in chunks:
+                    classifier.predict(chunk)
+                rate = len(notes) / (time.perf_counter() - t0)
+                rates.setdefault((batch_size, max_tokens, mode), []).append(rate)
     results = []
-    for (batch_size, max_tokens), seen in rates.items():
-        shape = {"batch_size": batch_size, "max_tokens": max_tokens}
+    for (batch_size, max_tokens, mode), seen in rates.items():
+        shape = {"batch_size": batch_size, "max_tokens": max_tokens, "mode": mode}
         results.append({"runtime": runtime, **shape, "notes_per_s": median(seen)})
-        log.info("%s batch_size %d max_tokens %d: %.1f notes/s", runtime, batch_size, max_tokens, median(seen))
+        log.info("%s %s batch_size %d max_tokens %d: %.1f notes/s", runtime, mode, batch_size, max_tokens, median(seen))
     return results
 
 
@@ -140,7 +146,8 @@ def render(result: dict[str, Any]) -> str:
         for p in result["profiles"]
     ]
     heads = ["runtime", "notes/s", "mask+rate", "tokenize", "pad/collate", "forward", "padded/real tokens"]
-    sweep_rows = [[r["runtime"], r["batch_size"], r["max_tokens"], r["notes_per_s"]] for r in result["sweep"]]
+    keys = ("runtime", "mode", "batch_size", "max_tokens", "notes_per_s")
+    sweep_rows = [[r[k] for k in keys] for r in result["sweep"]]
     first = result["profiles"][0]
     return "\n".join(
         [
@@ -154,7 +161,7 @@ def render(result: dict[str, Any]) -> str:
             "",
             "#### Batch shape sweep",
             "",
-            markdown_table(["runtime", "batch_size", "max_tokens", "notes/s"], sweep_rows),
+            markdown_table(["runtime", "predict on", "batch_size", "max_tokens", "notes/s"], sweep_rows),
         ]
     )
 

@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and the proj
 
 from benchmarks.common import (  # noqa: E402
     DEFAULT_MODEL,
+    BenchmarkError,
     bench_notes,
     check_model,
     cpu_seconds,
@@ -61,12 +62,17 @@ class OfflineConfig:
     threads: int = field(default_factory=physical_cores)  # torch intra-op threads, both contenders
     runtime: str = RECOMMENDED_RUNTIME  # notecheck's runtime
     pipeline_batch_size: int = 32  # the pipeline's best of 1, 8, 32 here (1.5, 4.4, 6.0 notes per CPU-s)
+    via: str = "predict"  # or "score_files": the whole `notecheck score` path, file reading and writing included
     isolate: bool = True
     timeout_s: float = 3600.0  # per measurement
 
 
-def time_notecheck(model: Path, notes: list[Note], runtime: str, threads: int) -> dict[str, Any]:
-    """notes/s of `Classifier.predict` (the code path of `notecheck score` and the API) over `notes`."""
+def time_notecheck(
+    model: Path, notes: list[Note], runtime: str, threads: int, via: str = "predict", notes_file: Path | None = None
+) -> dict[str, Any]:
+    """notes/s of notecheck over `notes`: `Classifier.predict` on the whole list (`via="predict"`), or
+    `serving.offline.score_files` reading `notes_file` and writing JSONL (`via="score_files"`: what
+    `notecheck score` runs, file reading, validation and writing included)."""
     set_threads(threads)
     from model.classifier import Classifier
 
@@ -75,18 +81,38 @@ def time_notecheck(model: Path, notes: list[Note], runtime: str, threads: int) -
     loaded = time.perf_counter()
     classifier.predict(notes[:WARM_UP_NOTES])
     t0, c0 = time.perf_counter(), cpu_seconds()
-    predictions = classifier.predict(notes)
+    if via == "score_files":
+        scored, commercial = _score_files(classifier, notes_file)
+    else:
+        predictions = classifier.predict(notes)
+        scored, commercial = len(predictions), sum(p.p_commercial >= 0.5 for p in predictions)
     seconds, cpu_s = time.perf_counter() - t0, cpu_seconds() - c0
     return {
-        "contender": f"notecheck-{runtime}",
-        "notes": len(predictions),
+        "contender": f"notecheck-{runtime}" + ("-score_files" if via == "score_files" else ""),
+        "notes": scored,
         "seconds": seconds,
-        "notes_per_s": len(predictions) / seconds,
-        "notes_per_cpu_s": len(predictions) / cpu_s,
+        "notes_per_s": scored / seconds,
+        "notes_per_cpu_s": scored / cpu_s,
         "load_s": loaded - started,
         "peak_rss_mb": peak_rss_mb(),
-        "commercial": sum(p.p_commercial >= 0.5 for p in predictions),
+        "commercial": commercial,
     }
+
+
+def _score_files(classifier: Any, notes_file: Path | None) -> tuple[int, int]:
+    """Run `score_files` on `notes_file` into a scratch JSONL; (rows scored, rows with p >= 0.5)."""
+    import json
+
+    from model.loader import ColumnMap
+    from serving.offline import score_files
+
+    if notes_file is None:
+        raise BenchmarkError("score_files needs the notes as a file")
+    with scratch_dir() as tmp:
+        out = Path(tmp) / "scores.jsonl"
+        summary = score_files([notes_file], out, classifier, ColumnMap(), progress=False)
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return summary.scored, sum((r.get("p_commercial") or 0) >= 0.5 for r in rows)
 
 
 def time_pipeline(model: Path, notes: list[Note], threads: int, batch_size: int) -> dict[str, Any]:
@@ -121,7 +147,7 @@ def time_pipeline(model: Path, notes: list[Note], threads: int, batch_size: int)
 def _measure(kind: str, config: OfflineConfig, notes_file: Path, notes: list[Note]) -> dict[str, Any]:
     if not config.isolate:
         if kind == "notecheck":
-            return time_notecheck(config.model, notes, config.runtime, config.threads)
+            return time_notecheck(config.model, notes, config.runtime, config.threads, config.via, notes_file)
         return time_pipeline(config.model, notes, config.threads, config.pipeline_batch_size)
     args = [
         "--worker",
@@ -136,6 +162,8 @@ def _measure(kind: str, config: OfflineConfig, notes_file: Path, notes: list[Not
         str(config.threads),
         "--batch-size",
         str(config.pipeline_batch_size),
+        "--via",
+        config.via,
     ]
     return run_worker(Path(__file__), args, config.timeout_s)
 
@@ -233,6 +261,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=physical_cores(), help="torch threads (default: cores)")
     parser.add_argument("--runtime", default=RECOMMENDED_RUNTIME, choices=["fp32", "bf16", "int8"])
     parser.add_argument("--batch-size", type=int, default=32, help="the pipeline's batch_size")
+    parser.add_argument(
+        "--via", choices=["predict", "score_files"], default="predict", help="notecheck's path (default predict)"
+    )
     parser.add_argument("--no-accuracy", action="store_true", help="skip the per-runtime test-split macro-F1")
     parser.add_argument("--worker", choices=["notecheck", "pipeline"], help=argparse.SUPPRESS)
     parser.add_argument("--notes-file", type=Path, help=argparse.SUPPRESS)
@@ -246,13 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:  # inside a measurement subprocess
         notes = read_notes(args.notes_file)
         if args.worker == "notecheck":
-            emit(time_notecheck(model, notes, args.runtime, args.threads))
+            emit(time_notecheck(model, notes, args.runtime, args.threads, args.via, args.notes_file))
         else:
             emit(time_pipeline(model, notes, args.threads, args.batch_size))
         return 0
     config = OfflineConfig(
         model, args.notes or (300 if args.quick else 2000), args.rounds, args.threads, args.runtime, args.batch_size
     )
+    config.via = args.via
     result = compare(config)
     accuracy = None
     if not args.no_accuracy:

@@ -21,6 +21,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import DEFAULT_MODEL, REPO_ROOT, RESULTS_DIR, check_model, setup_logging  # noqa: E402
+from model.errors import NotecheckError  # noqa: E402
 
 log = logging.getLogger("benchmarks.run_all")
 #: run order: the profile first (it informs the others), training and explanations last
@@ -46,7 +47,11 @@ def render_all(names: tuple[str, ...] | list[str], quick: bool, results_dir: Pat
     """One Markdown page from the saved results of `names` (missing ones are said to be missing)."""
     suffix = "_quick" if quick else ""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    parts = [f"## Benchmarks{' (quick smoke run: not representative)' if quick else ''}", "", f"Generated {stamp}."]
+    parts = [
+        f"## Benchmarks{' (quick smoke run: not representative)' if quick else ''}",
+        "",
+        f"Generated {stamp}{model_line(results_dir / f'offline_throughput{suffix}.json')}.",
+    ]
     for name in names:
         path = results_dir / f"{name}{suffix}.json"
         parts.append("")
@@ -64,6 +69,19 @@ def render_all(names: tuple[str, ...] | list[str], quick: bool, results_dir: Pat
     return "\n".join(parts) + "\n"
 
 
+def model_line(offline_result: Path) -> str:
+    """`, model <dir> (version v)` from the offline result, which records the model it measured."""
+    if not offline_result.is_file():
+        return ""
+    model = json.loads(offline_result.read_text(encoding="utf-8"))["config"]["model"]
+    try:
+        from model.metadata import ModelMetadata
+
+        return f" with model `{model}` (version {ModelMetadata.load(model).version})"
+    except (OSError, ValueError, NotecheckError):
+        return f" with model `{model}`"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model directory (default runs/default)")
@@ -72,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--render-only", action="store_true", help="only rebuild the table from saved results")
     args = parser.parse_args(argv)
     setup_logging()
-    check_model(args.model)
+    try:
+        check_model(args.model)
+    except NotecheckError as exc:
+        print(f"run_all: error: {exc}", file=sys.stderr)
+        return 2
     names = list(args.only or BENCHMARKS)
     failed = [] if args.render_only else [n for n in names if not run_one(n, args.model, args.quick)]
     page = render_all(BENCHMARKS, args.quick)
