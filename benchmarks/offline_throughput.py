@@ -207,7 +207,7 @@ def compare(config: OfflineConfig) -> dict[str, Any]:
                 )
                 rounds[kind].append(result)
     ours, theirs = summarise(rounds["notecheck"]), summarise(rounds["pipeline"])
-    return {
+    result = {
         "benchmark": "offline_throughput",
         "machine": machine_info(config.threads),
         "config": {**asdict(config), "model": str(config.model)},
@@ -220,6 +220,16 @@ def compare(config: OfflineConfig) -> dict[str, Any]:
         "cpu_ratio": ours["notes_per_cpu_s"] / theirs["notes_per_cpu_s"],
         "memory_ratio": ours["peak_rss_mb"] / theirs["peak_rss_mb"],
     }
+    result["paired_ratio"] = median(paired_ratios(result))
+    result["paired_cpu_ratio"] = median(paired_ratios(result, "notes_per_cpu_s"))
+    return result
+
+
+def paired_ratios(result: dict[str, Any], key: str = "notes_per_s") -> list[float]:
+    """notecheck / pipeline within each round: the two ran back to back, so each ratio saw similar load
+    from other processes (the medians of each side may come from differently loaded moments)."""
+    pairs = zip(result["rounds"]["notecheck"], result["rounds"]["pipeline"], strict=True)
+    return [ours[key] / theirs[key] for ours, theirs in pairs]
 
 
 def render(result: dict[str, Any], accuracy: dict[str, Any] | None = None) -> str:
@@ -235,6 +245,7 @@ def render(result: dict[str, Any], accuracy: dict[str, Any] | None = None) -> st
         for s in (result["notecheck"], result["pipeline"])
     ]
     notes = result["notes"]
+    paired, paired_cpu = paired_ratios(result), paired_ratios(result, "notes_per_cpu_s")
     parts = [
         f"### Offline throughput ({notes['count']} notes, {notes['distinct']} distinct, "
         f"{result['config']['rounds']} alternating rounds each)",
@@ -242,7 +253,9 @@ def render(result: dict[str, Any], accuracy: dict[str, Any] | None = None) -> st
         "",
         markdown_table(["contender", "notes/s (median)", "range", "notes per CPU-s", "peak RSS MiB"], rows),
         "",
-        f"notecheck / pipeline: **{result['ratio']:.2f}x** notes/s ({result['cpu_ratio']:.2f}x per CPU-second), "
+        f"notecheck / pipeline, round by round: **{median(paired):.2f}x** notes/s (median; rounds "
+        f"{', '.join(f'{r:.2f}' for r in paired)}), {median(paired_cpu):.2f}x notes per CPU-second (rounds "
+        f"{', '.join(f'{r:.2f}' for r in paired_cpu)}); ratio of the medians {result['ratio']:.2f}x; "
         f"{result['memory_ratio']:.2f}x peak memory.",
     ]
     if accuracy:

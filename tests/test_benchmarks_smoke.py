@@ -32,6 +32,6 @@ def test_offline_benchmark_quick_run_gives_positive_figures_for_both_contenders(
         assert summary["notes_per_cpu_s"] > 0
         assert summary["peak_rss_mb"] > 0
         assert all(r["notes"] == 40 for r in result["rounds"][side])
-    assert result["ratio"] > 0
+    assert result["ratio"] > 0 and result["paired_ratio"] > 0 and result["paired_cpu_ratio"] > 0
     assert result["notes"] == {"count": 40, "distinct": 40, "source": "data/notes/*.jsonl"}
     assert result["notecheck"]["commercial"] == result["pipeline"]["commercial"]
