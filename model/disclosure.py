@@ -71,10 +71,11 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     _rule(_any("品牌 商务 商业 有偿 付费 置换 推广 官方 广告") + "合作", "strong"),
     _rule("合作" + _any("推广 笔记 内容 发布 视频 广告"), "strong"),
     _rule(_NOTE + "[^。！？!?\n不无没非未]{0,15}?(?:合作|赞助)", "strong"),  # 本篇为合作, 本期由…赞助
-    _rule(
-        "(?:与|和|跟)[^\\s，,。！!？?、；;：:]{1,12}?合作(?=$|[^\u4e00-\u9fff]|啦|了|哦|呀|呢|的|笔记|推广|视频)",
+    _rule(  # 与X合作 closing a clause; 同X合作(咗) in Cantonese
+        "(?:与|和|跟|同)[^\\s，,。！!？?、；;：:]{1,12}?合作(?=$|[^\u4e00-\u9fff]|啦|了|哦|呀|呢|的|咗|笔记|推广|视频)",
         "strong",
     ),
+    _rule("利益相关", "strong"),  # the Chinese conflict-of-interest statement: 利益相关：我在X上班
     _rule(f"感谢{_STOP}{{0,20}}?赞助(?!商)", "strong"),
     # this stay / this batch was sponsored: 本次入住由…赞助, 由「X」品牌赞助, 这一批是品牌赞助的
     _rule(_any("本次 这次 此次") + "[^。！？!?\n不无没非未]{0,20}?由[^。！？!?\n]{1,20}?赞助(?!商)", "strong"),
@@ -111,7 +112,8 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     ),
     _rule(r"\bgifted(?:\s+by)?\b", "strong"),
     # plain-language statements: "X is sponsoring this post", "they're paying me to…", "treat this as an ad"
-    _rule(r"\b(?:is|are|'s|'re)\s+sponsoring\s+(?:this|today's|my)\b", "strong"),
+    _rule(r"\b(?:is|are|'s|'re|theyre|shes|hes)\s+sponsoring\s+(?:this|today's|my)\b", "strong"),
+    _rule(r"\b(?:they|they've|they\s+have|the\s+brand|the\s+company)\s+paid\s+(?:me\s+)?for\s+this\b", "strong"),
     _rule(
         r"\b(?:paying|paid)\s+me\s+(?:to\s+(?:post|show|share|write|review|feature|talk|try|mention)"
         r"|for\s+(?:this|the)\s+(?:post|note|video|review|course))\b"
@@ -126,6 +128,8 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
         "weak",
     ),
     _rule(f"{_HASH}恰饭", "weak"),
+    _rule("(?:有|拿|赚|带)(?:点)?佣金", "weak"),  # a commission mentioned, not disclosed as an ad
+    _rule(r"@[^\s@#＃，,。！!？?]+\s+(?:kindly\s+)?sent\b|\b(?:brand|company|team)\s+sent\s+(?:me|us|over)\b", "weak"),
     _rule(r"\baffiliate\s+links?\b|\bin\s+(?:association|collaboration|partnership)\s+with\b", "weak"),
     _rule(
         r"(?:\bthanks|\bthank\s+you|\bthx|感谢|谢谢|多谢)(?:\s+so\s+much)?(?:\s+to)?\s*@[^\s@#＃，,。！!？?]+",
@@ -148,15 +152,16 @@ _FALSE_FRIENDS = _compile(
                 "看 刷 跳过 关掉? 去 屏蔽 拦截 弹窗 开屏 贴片 插屏 视频 电视 地铁 "
                 "电梯 户外 网页 朋友圈 垃圾 骚扰 虚假 拍 接"
             )
-            + "(?:了|到|完|个|条|一条|一个|几条)?广告",
+            + "(?:了|到|完)?(?:同一|这|那|一)?(?:个|条|支|则|堆|些|几条)?广告",
+            "(?:被|怕被|说我|说她|说他)(?:人)?(?:说)?(?:在|是)?(?:打|做|接)广告",
             _any("全 都 满屏 一堆 好多 很多 太多 到处 讨厌 烦 恨") + "都?(?:是)?广告",
             "(?:做|干|搞)广告的|(?:以为|当成|当作|像|说是|不像)(?:是)?广告|广告(?:里|上)(?:说|的|面)",
             _any("团队 小组 分工 通力 互相 相互 校企 国际") + "合作",
             "合作" + _any("愉快 伙伴 社 医院 店 门店 商家 渠道 款 方式 精神 关系 能力"),
             # a contact line ("商务合作请私信", "合作📮…") invites deals; it does not disclose one
-            r"(?:商务|品牌|广告)?合作\s*[:：]?\s*"
+            r"(?<![#＃])(?:商务|品牌|广告)?合作\s*[:：]?\s*"
             + _any("请 可 欢迎 联系 私信 私 找 加 戳 咨询 敬请 📮 ✉ 📧 vx v信 微信 wx 邮箱 email [\\w.]+@"),
-            f"(?:与|和|跟){_ZH_PEOPLE}[^，,。！!？?\n]{{0,6}}?合作",
+            f"(?:与|和|跟|同){_ZH_PEOPLE}[^，,。！!？?\n]{{0,6}}?合作",
             _any("学校 运动会 校运会 比赛 活动 晚会 社团 校园") + "[^，,。！!？?\n]{0,8}赞助|拉赞助",
             r"\b(?:visa|charity|school|council|employer|company|work|government|uni|university)[\s-]+sponsored\b",
             r"\bsponsored\s+(?:posts|ads|influencers)\b|\b(?:saw|see|seeing|hate|many|these|another)\s+(?:a\s+)?sponsored\b",
@@ -173,12 +178,19 @@ _FALSE_FRIENDS = _compile(
             rf"\b{_EN_PEOPLE}(?:\s+[\w']+){{0,2}}?\s+gifted\b",
             r"\b(?:very|so|really|incredibly|naturally|musically|academically|extremely)\s+gifted\b|\bgifted\s+at\b",
             r"\bgifted\b(?:\s+[\w']+){0,5}?\s+for\s+(?:my\s+)?(?:birthday|bday|christmas|xmas|graduation)\b",
+            # talking about one's ad practice, not disclosing this note: "every paid or gifted post says so",
+            # "it says ad, sponsored or gifted at the top", an income breakdown "品牌合作：约70%", "会不会接广告"
+            r"\bgifted[\s-]+then\b|\bpaid\s+or\s+gifted\b|\bgifted\s+or\s+paid\b",
+            r"\b(?:says?|reads?|labell?ed|marked|tagged)\s+(?:as\s+)?"
+            r"(?:[\"'“]?(?:#?ad|sponsored|paid\s+partnership|gifted)[\"'”]?(?:\s*,\s*|\s+or\s+|\s+and\s+)?){1,4}",
+            r"(?:品牌|商务|广告)*合作\s*[:：]\s*(?:约|大约|占)?\s*\d+(?:\.\d+)?\s*[%％]",
+            "(?:会不会|要不要|接不接|会|不)接[^，,。！!？?\n]{0,10}?的?广告",
         )
     ),
 )
 _CLAUSE_BREAK = re.compile(r"[。．.！!？?；;，,：:\n(（)）]")
 _NEGATION = re.compile(
-    r"(?:(?:不(?!错|少|同|过|仅|管|久|断|停)|非(?!常)|无(?!论)|没|未)\S{0,4}"
+    r"(?:(?:不(?!错|少|同|过|仅|管|久|断|停)|非(?!常)|无(?!论|印)|没|未|唔|冇)\S{0,4}"
     r"|\b(?:not|never|no|nobody|noone|non|without|nothing|isn'?t|wasn'?t|aren'?t|weren'?t|ain'?t)\b(?:[\s-]+[\w']+){0,2})"
     r"[\s-]*$",
     re.IGNORECASE,
@@ -187,7 +199,7 @@ _NEGATION = re.compile(
 _TAG_NEGATION = re.compile(
     r"(?:\b(?:not|no|never|without|don't|didn't|won't)\b(?:\s+[\w']+)?"
     r"|\b(?:put|puts|putting|use|using|add|adding|write|tag|the\s+word)"
-    r"|不是|并非|非|无|没有|不加|没加|不带|没带|不标|没标|不打|别加|不要加|不让我?加)\s*$",
+    r"|不是|并非|非|无|没有|不加|没加|不带|没带|不标|没标|不打|别加|不要加|不让我?加|唔系|冇)\s*$",
     re.IGNORECASE,
 )
 _HASHTAG = re.compile(f"{_HASH}[^\\s#＃]+")

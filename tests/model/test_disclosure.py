@@ -28,6 +28,15 @@ MARKER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
     ("本次入住由「海湾」酒店赞助，交通自费", [("本次入住由「海湾」酒店赞助", S)]),
     ("这一批是品牌赞助的，孩子大人都能用", [("品牌赞助", S)]),
     ("这次接了衣安品牌的合作，用的是电泵款", [("接了衣安品牌的合作", S)]),
+    # wordings met while writing dataset v2
+    ("今次同燕语轩合作咗，燕窝系佢哋送嘅", [("同燕语轩合作", S)]),
+    ("利益相关：我在这家公司上班，但这款真的好用", [("利益相关", S)]),
+    ("MUJI 无印良品的 PR package 到了", [("PR package", S)]),
+    ("#合作 找实习找了一个月，这个简历模板救了我", [("#合作", S)]),
+    ("theyre sponsoring this post but the bag is genuinely good", [("theyre sponsoring this", S)]),
+    ("brand deal with Glowy, they paid for this post", [("they paid for this", S)]),
+    ("团长有佣金，每袋我拿3块", [("有佣金", W)]),
+    ("@honeycombskin sent over their barrier balm and I like it", [("@honeycombskin sent", W)]),
     # strong, English
     ("Love this serum #ad", [("#ad", S)]),
     ("#AD new in for autumn", [("#AD", S)]),
@@ -69,9 +78,22 @@ MARKER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 # Talk about ads, teamwork or sponsors, negations and look-alike words: no marker at all.
-FALSE_FRIENDS: list[
+FALSE_FRIENDS: list[str] = [
     "比赛由耐克赞助，我们学校拿了第二",
-    "接了个朋友的合作项目，忙到半夜","my boss is paying me for overtime lol", "Nobody is paying me to say this, I just love it", str] = [
+    "接了个朋友的合作项目，忙到半夜",
+    "my boss is paying me for overtime lol",
+    "Nobody is paying me to say this, I just love it",
+    "自己买嘅，唔系广告",
+    "冇收钱，自费买，冇广告",
+    "怕被说打广告，先声明一下我是真心推荐",
+    "这周刷到同一条广告五次",
+    "和同事合作完成了项目",
+    "无利益相关，纯路人",
+    "Every paid or gifted post says so in the first line or the title",
+    "Q: How do I know what's paid? A: It says ad, sponsored, paid partnership or gifted at the top",
+    "— 20% from gifted-then-paid long-term deals",
+    "品牌合作：约70%。每一条我都会标注，没标注的就是自己买的",
+    "还有人问我会不会接理财产品的广告：会接，但只接工具类",
     "团队合作很重要，这次项目终于上线了",
     "广告公司上班的日常，又加班到十点",
     "视频太长了，我每次都跳过广告",
