@@ -15,10 +15,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from model.combiner import Combiner, Effect, signal_features
 from model.disclosure import Disclosure, mask, rate
 from model.errors import ModelLoadError
 from model.metadata import ModelMetadata, Thresholds
 from model.schema import CLASSIFIER_LABELS, Action, Note, Verdict
+from model.signals import find_signals
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,9 @@ class Scorer(Protocol):
 
 @dataclass
 class Prediction:
-    """One note's result. `p_commercial` is calibrated; `truncated` says the model saw only the start."""
+    """One note's result. `p_commercial` is calibrated on the model and the note's signals together;
+    `p_model` is the model's own calibrated P; `signal_effects` says which signal groups moved P and by how
+    much; `truncated` says the model saw only the start."""
 
     id: str | None
     p_commercial: float
@@ -42,17 +46,29 @@ class Prediction:
     disclosure: Disclosure
     truncated: bool
     n_tokens: int
+    p_model: float | None = None
+    signal_effects: tuple[Effect, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "verdict": self.verdict,
             "p_commercial": round(self.p_commercial, 6),
+            "p_model": round(self.p_commercial if self.p_model is None else self.p_model, 6),
             "action": self.action,
             "disclosure": self.disclosure.to_dict(),
+            "signal_effects": [e.to_dict() for e in self.signal_effects],
             "truncated": self.truncated,
             "n_tokens": self.n_tokens,
         }
+
+
+@dataclass
+class Assessment:
+    """Raw scores and the predictions made from them, for the same notes in the same order."""
+
+    scores: Any  # model.scorer.Scores
+    predictions: list[Prediction]
 
 
 def as_note(item: Note | str) -> Note:
@@ -75,20 +91,28 @@ def body_offset(note: Note) -> int:
     return len(title) + 1 if title else 0
 
 
+def margins(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Calibrated log-odds of commercial from (n, 2) logits."""
+    logits = np.asarray(logits, dtype=np.float64)
+    return (logits[:, 1] - logits[:, 0]) / max(temperature, 1e-6)
+
+
 def calibrated(logits: np.ndarray, temperature: float) -> np.ndarray:
     """P(commercial) from (n, 2) logits: a softmax over logits / temperature, written as a sigmoid."""
-    margin = (logits[:, 1] - logits[:, 0]) / max(temperature, 1e-6)
-    return 1.0 / (1.0 + np.exp(-np.clip(margin, -60, 60)))
+    return 1.0 / (1.0 + np.exp(-np.clip(margins(logits, temperature), -60, 60)))
 
 
 def decide(p_commercial: float, disclosure: Disclosure, thresholds: Thresholds) -> tuple[Verdict, Action]:
-    """Verdict and moderation action. A clearly disclosed ad breaks no rule, so it is allowed."""
-    if p_commercial < thresholds.commercial:
-        verdict: Verdict = "genuine"
-    else:
-        verdict = "disclosed_ad" if disclosure.rating == "clear" else "undisclosed_ad"
+    """Verdict and moderation action.
+
+    A clear disclosure makes a note a `disclosed_ad` whatever P says: the author says it is an ad, and the
+    disclosure rules already read mentions and negations ("not sponsored", 广告公司上班) below `clear`.
+    A clearly disclosed ad breaks no rule, so it is allowed. Otherwise P decides the verdict at the
+    `commercial` boundary and the action by the `review` and `flag` thresholds.
+    """
     if disclosure.rating == "clear":
-        return verdict, "allow"
+        return "disclosed_ad", "allow"
+    verdict: Verdict = "genuine" if p_commercial < thresholds.commercial else "undisclosed_ad"
     if p_commercial >= thresholds.flag:
         return verdict, "flag"
     if p_commercial >= thresholds.review:
@@ -127,9 +151,7 @@ class Classifier:
             scorer = TransformerScorer.load(path, metadata.max_length, runtime=runtime, **scorer_kwargs)
             labels = getattr(getattr(scorer.model, "config", None), "id2label", {})
             if [labels.get(i) for i in range(len(CLASSIFIER_LABELS))] != list(CLASSIFIER_LABELS):
-                raise ModelLoadError(
-                    path / "config.json", f"id2label must be {CLASSIFIER_LABELS}, got {labels}"
-                )
+                raise ModelLoadError(path / "config.json", f"id2label must be {CLASSIFIER_LABELS}, got {labels}")
         else:
             raise ModelLoadError(path / "notecheck.json", f"unknown backend '{metadata.backend}'")
         log.info("loaded model %s (%s) from %s", metadata.version, metadata.backend, path)
@@ -142,15 +164,49 @@ class Classifier:
         self.metadata.save(path)
         return path
 
+    @property
+    def combiner(self) -> Combiner | None:
+        return Combiner.from_dict(self.metadata.combiner)
+
     def scores(self, notes: Sequence[Note | str]) -> Any:
         """Raw logits and tokenization facts for notes (evaluation and calibration use this)."""
         return self.scorer.score([model_input(as_note(n)) for n in notes])
 
     def predict_proba(self, notes: Sequence[Note | str]) -> np.ndarray:
-        """Calibrated P(commercial) per note, in input order."""
-        if not notes:
-            return np.zeros(0, dtype=np.float64)
-        return calibrated(self.scores(notes).logits, self.metadata.temperature)
+        """Calibrated P(commercial) per note, in input order (the same P `predict` reports)."""
+        return np.array([p.p_commercial for p in self.predict(notes)], dtype=np.float64)
+
+    def assess(self, notes: Sequence[Note | str]) -> Assessment:
+        """Score notes once and decide: the raw scores (evaluation needs the logits) and the predictions."""
+        items = [as_note(n) for n in notes]
+        if not items:
+            return Assessment(None, [])
+        raw = self.scores(items)
+        meta = self.metadata
+        margin = margins(raw.logits, meta.temperature)
+        p_model = 1.0 / (1.0 + np.exp(-np.clip(margin, -60, 60)))
+        disclosures = [rate(note.text, note.title) for note in items]
+        combiner = self.combiner
+        features = [signal_features(find_signals(n), d) for n, d in zip(items, disclosures, strict=True)]
+        probs = combiner.probability(margin, features) if combiner else p_model
+        results = []
+        for i, note in enumerate(items):
+            verdict, action = decide(float(probs[i]), disclosures[i], meta.thresholds)
+            effects = tuple(combiner.effects(float(margin[i]), features[i])) if combiner else ()
+            results.append(
+                Prediction(
+                    note.id,
+                    float(probs[i]),
+                    verdict,
+                    action,
+                    disclosures[i],
+                    bool(raw.truncated[i]),
+                    int(raw.n_tokens[i]),
+                    p_model=float(p_model[i]),
+                    signal_effects=effects,
+                )
+            )
+        return Assessment(raw, results)
 
     def predict(self, notes: Sequence[Note | str]) -> list[Prediction]:
         """One `Prediction` per input note, same order and length.
@@ -158,14 +214,4 @@ class Classifier:
         >>> clf.predict(["新买的面霜用了一周", "Use my code ANNA15 for 15% off!"])  # doctest: +SKIP
         [Prediction(id=None, p_commercial=0.04, verdict='genuine', ...), Prediction(...)]
         """
-        items = [as_note(n) for n in notes]
-        if not items:
-            return []
-        raw = self.scores(items)
-        probs = calibrated(raw.logits, self.metadata.temperature)
-        results = []
-        for note, p, n_tok, cut in zip(items, probs, raw.n_tokens, raw.truncated, strict=True):
-            disclosure = rate(note.text, note.title)
-            verdict, action = decide(float(p), disclosure, self.metadata.thresholds)
-            results.append(Prediction(note.id, float(p), verdict, action, disclosure, bool(cut), int(n_tok)))
-        return results
+        return self.assess(notes).predictions

@@ -4,7 +4,8 @@ A report answers what brands vetting an influencer and staff policing private or
 
 - how many notes are ads, and how many are *undisclosed* ads (with a 95% Wilson interval);
 - disclosure compliance: of the notes the classifier calls commercial, the share clearly disclosed;
-- the credit score (each undisclosed ad is a private order: `model.kol_rules.credit_score`);
+- the credit score (each confidently undisclosed ad, one the classifier flags, is a private order:
+  `model.kol_rules.credit_score`); less certain undisclosed verdicts are listed as under review;
 - brand-partner eligibility under `PlatformRules`, rule by rule;
 - engagement authenticity signals (`model.engagement`), each with its threshold and where it came from;
 - an overall grade with plain-English reasons (`model.kol_grade`), and the notes that drove the finding.
@@ -91,6 +92,7 @@ class KolReport:
     signals_from: str
     rules: PlatformRules
     mean_exposure: float | None = None  # average exposure of all the author's notes (reach), None if unknown
+    under_review: tuple[str, ...] = ()  # undisclosed or doubtful notes not confident enough to cost credit
 
     @property
     def notes_scored(self) -> int:
@@ -147,6 +149,7 @@ class KolReport:
                 "share": _round(self.compliance),
             },
             "credit": self.credit.to_dict(),
+            "under_review": {"count": len(self.under_review), "note_ids": list(self.under_review)},
             "eligibility": {"eligible": self.eligible, "rules": [c.to_dict() for c in self.eligibility]},
             "engagement": {
                 "reference": (
@@ -208,11 +211,16 @@ def build_report(
         verdicts[p.verdict] += 1
     commercial = [p for p in predictions if is_commercial(p.verdict)]
     clear = sum(1 for p in commercial if p.disclosure.rating == "clear")
-    private_orders = [
-        n.id or f"#{i}"
-        for i, (n, p) in enumerate(zip(notes, predictions, strict=True))
-        if p.verdict == "undisclosed_ad" and p.p_commercial >= rules.private_order_min_p
-    ]
+    # a private order costs all the credit, so only confident verdicts (the `flag` action) count; the other
+    # undisclosed verdicts and the notes sent to review are listed as under review, costing nothing yet
+    private_orders, under_review = [], []
+    for i, (n, p) in enumerate(zip(notes, predictions, strict=True)):
+        note_id = n.id or f"#{i}"
+        confident = p.action == "flag" and p.p_commercial >= rules.private_order_min_p
+        if p.verdict == "undisclosed_ad" and confident:
+            private_orders.append(note_id)
+        elif p.verdict == "undisclosed_ad" or p.action == "review":
+            under_review.append(note_id)
     interval = wilson_interval(verdicts["undisclosed_ad"], len(notes), rules.z)
     credit = credit_score(private_orders, rules)
     date, date_source = reference_date(notes, as_of)
@@ -234,11 +242,12 @@ def build_report(
         eligibility=tuple(eligibility_checks(notes, followers, credit.score, date, rules)),
         signals=signals,
         reference=reference,
-        grade=grade(len(notes), verdicts["undisclosed_ad"], interval, credit, signals, rules),
+        grade=grade(len(notes), verdicts["undisclosed_ad"], interval, credit, signals, rules, len(under_review)),
         evidence=evidence,
         signals_from=signals_from,
         rules=rules,
         mean_exposure=_mean_exposure(notes),
+        under_review=tuple(under_review),
     )
 
 

@@ -15,7 +15,7 @@ from model.schema import Note
 
 MAX_EVIDENCE = 10  # evidence notes listed per report
 MAX_SIGNALS_PER_NOTE = 5
-SIGNAL_PRIORITY = ("funnel", "call_to_action", "price", "product", "disclosure")  # `model.signals` kinds
+SIGNAL_PRIORITY = ("funnel", "giveaway", "call_to_action", "price", "product", "disclosure")  # `model.signals` kinds
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ Deterministic: every condition below that holds adds a reason; the grade is the 
 - F, high risk: the undisclosed-ad share's 95% lower bound is at least `high_risk_undisclosed`
   (systematic private orders), or at least `high_risk_engagement_flags` strong engagement signals are
   flagged (bought engagement);
-- D, caution: the credit score is below `min_credit` (private orders have used it up);
-- C, caution: some undisclosed ad was found, or one strong engagement signal is flagged;
-- B, trustworthy: only weak (per-follower) engagement signals are flagged, or fewer than
-  `min_notes_for_grade` notes were scored;
+- D, caution: the credit score is below `min_credit` (confident private orders have used it up);
+- C, caution: a confident undisclosed ad cost credit, or one strong engagement signal is flagged;
+- B, trustworthy: only weak (per-follower) engagement signals are flagged, some notes are under review
+  (doubtful verdicts that cost no credit until a moderator decides), or fewer than `min_notes_for_grade`
+  notes were scored;
 - A, trustworthy: none of the above.
 """
 
@@ -44,6 +45,7 @@ def grade(
     credit: Credit,
     signals: Sequence[EngagementSignal],
     rules: PlatformRules,
+    under_review: int = 0,
 ) -> Grade:
     """Grade one account (see the module docstring for the table)."""
     found: list[tuple[Letter, str]] = []
@@ -70,11 +72,14 @@ def grade(
                 f"(undisclosed ads) at {credit.penalty} points each.",
             )
         )
-    elif undisclosed:
+    elif credit.deductions:
         counted = len(credit.deductions)
-        note = "" if counted == undisclosed else f" ({counted} counted as private orders)"
         found.append(
-            ("C", f"{undisclosed} undisclosed ad(s) found{note}; credit score {credit.score} of {credit.start}.")
+            ("C", f"{counted} confident undisclosed ad(s) found; credit score {credit.score} of {credit.start}.")
+        )
+    if under_review:
+        found.append(
+            ("B", f"{under_review} note(s) under review: doubtful, no credit deducted until a moderator decides.")
         )
     if weak:
         found.append(("B", "Worth a look: " + "; ".join(s.detail for s in weak) + " (weak signal on its own)."))

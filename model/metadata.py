@@ -35,6 +35,8 @@ class ModelMetadata:
     training_data_hash: str = ""  # sha256 over the training notes
     test_split_hash: str = ""  # sha256 of the frozen test split it was evaluated on
     metrics: dict[str, Any] = field(default_factory=dict)
+    # the signal combiner's weights (`model.combiner.Combiner.to_dict`); empty: P comes from the model alone
+    combiner: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)  # the run config that produced it
     git_revision: str = ""
     created_at: str = ""

@@ -10,7 +10,11 @@ Kinds:
 - `price`: ¥199, 199元, 199块, $29.99, 29 dollars, 5折/五折, "20% off";
 - `product`: product names with model numbers (X200, Air 3, SK-II, iPhone 15): a capital letter token with
   digits, or a hyphenated capital code; pragmatic, not a catalogue;
-- `call_to_action`: 冲！, 赶紧, 快去买, 限时, "grab it", "don't miss", "limited time".
+- `call_to_action`: 冲！, 赶紧, 快去买, 限时, "grab it", "don't miss", "limited time";
+- `giveaway`: 抽奖, 转发抽, 送出3份, "giveaway", "enter to win".
+
+Funnels also name storefronts (橱窗, 小黄车, 点头像, LTK, "Amazon storefront"), private channels (vx, 威信, 加V,
+绿泡泡), referral codes and group buys (开团, 团购, 拼团, 接龙).
 
 >>> [(s.kind, s.text) for s in find_signals(Note(text="原价399现在199元，私信我拿优惠码，冲！"))]
 [('price', '原价399'), ('price', '199元'), ('funnel', '私信我拿'), ('funnel', '优惠码'), ('call_to_action', '冲！')]
@@ -25,9 +29,9 @@ from typing import Literal
 from model.disclosure import rate
 from model.schema import Note
 
-SignalKind = Literal["disclosure", "funnel", "price", "product", "call_to_action"]
+SignalKind = Literal["disclosure", "funnel", "price", "product", "call_to_action", "giveaway"]
 Field = Literal["title", "text"]
-SIGNAL_KINDS: tuple[SignalKind, ...] = ("disclosure", "funnel", "price", "product", "call_to_action")
+SIGNAL_KINDS: tuple[SignalKind, ...] = ("disclosure", "funnel", "price", "product", "call_to_action", "giveaway")
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,24 @@ _ZH_RUSH = (
     r"|不要错过|别错过|错过(?:再等|就没)"
 )
 _EN_RUSH = r"grab\s+(?:it|yours|one|them)|don'?t\s+miss(?:\s+out)?|hurry|act\s+now|buy\s+(?:it\s+)?now|shop\s+now"
+_STOREFRONT = (
+    r"橱窗|小黄车|(?:点|戳)(?:我)?头像|头像(?:进|里有)|"
+    r"(?<![A-Za-z])(?:LTK|liketoknow\.it|shopmy)(?![A-Za-z])|(?:amazon\s+)?storefront|amazon\s+(?:shop|page|finds?\s+page)"
+)
+_PRIVATE_CHANNEL = (
+    r"(?:加|➕|\+)\s*(?:vx|wx|v|微|薇|威|卫)(?![A-Za-z])|(?<![A-Za-z])(?:vx|wx)(?![A-Za-z])|威信|薇信|卫星号|绿泡泡|"
+    r"[vV]信|微信号|加微信|私聊|私发|找我(?:拿|买|下单|订|报名)|滴我"
+)
+_REFERRAL = r"referral\s+(?:code|link)|invite\s+(?:code|link)|refer\s+a\s+friend|sign[\s-]?up\s+bonus|推荐码|邀请链接"
+_GROUP_BUY = r"开团|团购|拼团|接龙|团长|成团|跟团价"
+_EN_COMMENT = (
+    r"comment\s+[\"“'‘]?[A-Za-z]+[\"”'’]?\s+(?:below\s+)?(?:and|for|to|if)|"
+    r"(?:drop|type|leave)\s+(?:a\s+)?[\"“'‘]?[A-Za-z🔥❤️]+[\"”'’]?\s+(?:below|in\s+the\s+comments)"
+)
+_GIVEAWAY = (
+    r"抽奖|转发抽|评论抽|抽\s*\d+\s*(?:个|位|名)|送出\s*\d+\s*(?:份|个|套|台)|"
+    r"(?<![A-Za-z])(?:giveaway|enter\s+to\s+win|to\s+enter|win\s+(?:a|one|this|these))(?![A-Za-z])"
+)
 _EN_SCARCE = r"limited[\s-]+(?:time|offer|stock|edition)|today\s+only|while\s+(?:stocks?|supplies)\s+last"
 
 
@@ -102,6 +124,11 @@ _RULES: tuple[tuple[SignalKind, str, re.Pattern[str]], ...] = (
     ("funnel", "reseller", _c(r"代购")),
     ("funnel", "shop search", _c(_SHOP)),
     ("funnel", "shop search", _c(_word(_EN_SHOP))),
+    ("funnel", "storefront", _c(_STOREFRONT)),
+    ("funnel", "private channel", _c(_PRIVATE_CHANNEL)),
+    ("funnel", "referral", _c(_REFERRAL)),
+    ("funnel", "group buy", _c(_GROUP_BUY)),
+    ("funnel", "comment to get", _c(_EN_COMMENT)),
     # prices and discounts
     ("price", "currency sign", _c(r"[¥￥$€£]\s?" + _NUM)),
     ("price", "amount", _c(_NUM + r"\s?" + _UNITS)),
@@ -117,6 +144,7 @@ _RULES: tuple[tuple[SignalKind, str, re.Pattern[str]], ...] = (
     ("call_to_action", "scarcity", _c(r"限时|限量|数量有限|数量不多|仅剩|最后\d+(?:小时|天|件)|今天截止")),
     ("call_to_action", "rush", _c(_word(_EN_RUSH + r"|run\s+don'?t\s+walk"))),
     ("call_to_action", "scarcity", _c(_word(_EN_SCARCE))),
+    ("giveaway", "giveaway", _c(_GIVEAWAY)),
 )
 
 

@@ -54,7 +54,7 @@ class EvidencePublic(BaseModel):
 class SignalPublic(BaseModel):
     """A rule signal (disclosure marker, purchase funnel, price, product, call to action) in the note as sent."""
 
-    kind: Literal["disclosure", "funnel", "price", "product", "call_to_action"]
+    kind: Literal["disclosure", "funnel", "price", "product", "call_to_action", "giveaway"]
     start: int
     end: int
     text: str

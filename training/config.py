@@ -13,11 +13,20 @@ from model.base_model import DEFAULT_BASE_MODEL
 from model.errors import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
+RECIPES = ("ft", "lp", "lp_ft")
 
 
 @dataclass
 class TrainConfig:
     model: str = "transformer"  # "transformer" or "tfidf"
+    # how the transformer is trained: "ft" fine-tunes from a fresh head; "lp" fits a linear probe on frozen
+    # mean-pooled embeddings and stops; "lp_ft" fine-tunes from that probe (see training/probe.py)
+    recipe: str = "ft"
+    pooling: str = "cls"  # "cls" (transformers' head) or "mean" (model/pooling.py; lp and lp_ft need it)
+    wise_alpha: float = 1.0  # WiSE-FT: final = (1 - a) * probe-initialised + a * fine-tuned (lp_ft only)
+    probe_c: float = 0.0  # the probe's inverse regularisation; 0 picks it by validation log-loss
+    label_smoothing: float = 0.0  # cross-entropy label smoothing while fine-tuning
+    title_dropout: float = 0.0  # share of training notes shown without their title each epoch (captions have none)
     data: list[str] = field(default_factory=lambda: ["data/notes"])  # files or directories
     split_file: str = "data/splits.json"  # frozen split record; written on first use
     base_model: str = DEFAULT_BASE_MODEL  # alias of the bundled encoder, a HF id or a local directory
@@ -41,6 +50,7 @@ class TrainConfig:
     seed: int = 13
     checkpoint_every: int = 40  # optimizer steps between resumable checkpoints
     max_steps: int = 0  # stop after this many steps (0: no limit); for smoke runs
+    combiner: bool = True  # join the model's logit with the note's rule signals (fitted on validation)
     flag_precision: float = 0.95  # target precision of the `flag` action on validation
     review_recall: float = 0.90  # target recall of the `review` action on validation
     version: str = ""  # model version; derived from time and data hash when empty
@@ -75,6 +85,17 @@ class TrainConfig:
     def validate(self) -> None:
         if self.model not in ("transformer", "tfidf"):
             raise ConfigError(f"model: must be 'transformer' or 'tfidf', got '{self.model}'")
+        if self.recipe not in RECIPES:
+            raise ConfigError(f"recipe: must be one of {', '.join(RECIPES)}, got '{self.recipe}'")
+        if self.pooling not in ("cls", "mean"):
+            raise ConfigError(f"pooling: must be 'cls' or 'mean', got '{self.pooling}'")
+        if self.recipe != "ft" and self.pooling != "mean":
+            raise ConfigError(f"recipe '{self.recipe}' needs pooling: mean (the probe reads mean-pooled embeddings)")
+        for name in ("wise_alpha", "title_dropout"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name}: must be between 0 and 1")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise ConfigError("label_smoothing: must be in [0, 0.5)")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision: must be auto, fp32 or bf16, got '{self.precision}'")
         if not 8 <= self.max_length <= 512:

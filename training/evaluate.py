@@ -1,8 +1,7 @@
 """Honest evaluation of a classifier on labelled notes, and the report written from it.
 
-`evaluate` scores the notes once (`Classifier.scores`, raw logits) and derives everything from those
-logits with the same functions `Classifier.predict` uses (`calibrated`, `rate`, `decide`), so every
-number in the report is what `predict` would have produced for the same notes.
+`evaluate` scores the notes once through `Classifier.assess`, which returns the raw logits and the
+predictions made from them, so every number in the report is what `predict` produces for the same notes.
 """
 
 from __future__ import annotations
@@ -16,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from model.classifier import Classifier, calibrated, decide
-from model.disclosure import rate
+from model.classifier import Classifier, calibrated
 from model.errors import DatasetError
 from model.loader import LabelledNote
 from model.schema import LANGS, VERDICTS, Note, detect_lang, is_commercial
@@ -66,8 +64,13 @@ def _verdict_metrics(notes: Sequence[LabelledNote], verdicts: Sequence[str], act
     undisclosed = np.array([t == "undisclosed_ad" for t in true])
     acted = np.array([a != "allow" for a in actions])
     flagged = np.array([a == "flag" for a in actions])
+    from sklearn.metrics import f1_score
+
     return {
         "verdict_accuracy": float(np.mean([t == v for t, v in zip(true, verdicts, strict=True)])),
+        "verdict_macro_f1": float(
+            f1_score(true, list(verdicts), labels=list(VERDICTS), average="macro", zero_division=0)
+        ),
         "verdict_confusion": {"labels": list(VERDICTS), "matrix": _confusion(true, verdicts, VERDICTS)},
         # of the notes `predict` flags, the share that are undisclosed ads (what moderators act on)
         "flag_undisclosed_precision": float(undisclosed[flagged].mean()) if flagged.any() else None,
@@ -115,16 +118,15 @@ def evaluate(classifier: Classifier, notes: Sequence[LabelledNote]) -> dict[str,
     """
     _check(notes)
     meta = classifier.metadata
-    raw = classifier.scores([n.note for n in notes])
-    logits = np.asarray(raw.logits, dtype=np.float64)
-    probs = calibrated(logits, meta.temperature)
-    raw_probs = calibrated(logits, 1.0)
+    assessed = classifier.assess([n.note for n in notes])
+    raw = assessed.scores
+    probs = np.array([p.p_commercial for p in assessed.predictions], dtype=np.float64)
+    raw_probs = calibrated(np.asarray(raw.logits, dtype=np.float64), 1.0)
     labels = np.array([int(is_commercial(str(n.label))) for n in notes], dtype=np.int64)
-    predicted = (probs >= meta.thresholds.commercial).astype(np.int64)
-    decided = [
-        decide(float(p), rate(n.note.text, n.note.title), meta.thresholds) for p, n in zip(probs, notes, strict=True)
-    ]
-    verdicts, actions = [v for v, _ in decided], [a for _, a in decided]
+    # a clear disclosure makes a note commercial whatever P says (`decide`), so the binary call follows the verdict
+    verdicts = [p.verdict for p in assessed.predictions]
+    actions = [p.action for p in assessed.predictions]
+    predicted = np.array([int(is_commercial(v)) for v in verdicts], dtype=np.int64)
 
     summary = _binary_summary(notes, labels, predicted, probs, raw_probs)
     summary["temperature"] = float(meta.temperature)

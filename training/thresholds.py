@@ -1,7 +1,8 @@
 """Moderation thresholds on calibrated P(commercial), chosen on the validation split.
 
-- `flag`: the lowest threshold whose precision reaches the target (default 0.95), so flagged notes are
-  almost all commercial and as many as possible are flagged.
+- `flag`: the lowest threshold whose precision reaches the target (default 0.95) *with confidence*: the
+  lower Wilson bound (one-sided 95%) of validation precision must reach it, so a lucky streak of a dozen
+  notes does not set the flag; flagged notes are almost all commercial and as many as possible are flagged.
 - `review`: the highest threshold whose recall reaches the target (default 0.90), so the review queue
   catches most commercial notes while staying as short as possible.
 - `commercial`: the verdict boundary, the threshold with the best macro-F1.
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: The flag threshold needs at least this many flagged validation notes: precision 1.0 on one note is luck.
 MIN_FLAG_SUPPORT = 5
+#: z of the one-sided 95% lower confidence bound on precision used for `flag`
+FLAG_Z = 1.645
 
 
 @dataclass
@@ -44,6 +47,15 @@ class Sweep:
     @property
     def precision(self) -> np.ndarray:
         return np.divide(self.tp, self.selected, out=np.zeros(self.tp.shape), where=self.selected > 0)
+
+    def precision_lower_bound(self, z: float = FLAG_Z) -> np.ndarray:
+        """Wilson lower bound of precision at each threshold (0 where nothing is selected)."""
+        n = self.selected.astype(np.float64)
+        safe = np.maximum(n, 1.0)
+        p = self.tp / safe
+        centre = (p + z * z / (2 * safe)) / (1 + z * z / safe)
+        half = z / (1 + z * z / safe) * np.sqrt(p * (1 - p) / safe + z * z / (4 * safe * safe))
+        return np.where(n > 0, np.maximum(0.0, centre - half), 0.0)
 
     @property
     def recall(self) -> np.ndarray:
@@ -82,14 +94,17 @@ def sweep(probs: np.ndarray, labels: np.ndarray, candidates: np.ndarray | None =
 
 def _flag_threshold(s: Sweep, target: float, min_support: int) -> float:
     supported = s.selected >= min(min_support, int(s.selected.max()))
-    reaching = np.flatnonzero((s.precision >= target) & supported)
+    bound = s.precision_lower_bound()
+    reaching = np.flatnonzero((bound >= target) & supported)
     if reaching.size:
         return float(s.thresholds[reaching[0]])
-    best = np.where(supported, s.precision, -1.0)
-    index = int(np.flatnonzero(best == best.max())[0])  # lowest threshold among the most precise
+    best = np.where(supported, bound, -1.0)
+    index = int(np.flatnonzero(best == best.max())[0])  # lowest threshold among the most surely precise
     log.warning(
-        "flag precision %.2f is unreachable on validation (best %.3f with %d notes flagged): flag = %.4f",
+        "flag precision %.2f is not reached with confidence on validation (best lower bound %.3f, precision %.3f, "
+        "%d notes flagged): flag = %.4f",
         target,
+        bound[index],
         s.precision[index],
         s.selected[index],
         s.thresholds[index],
@@ -115,8 +130,9 @@ def choose_thresholds(
     The verdict boundary stays at 0.5: the probabilities are calibrated, so 0.5 is where commercial becomes
     the likelier class, and a boundary tuned for macro-F1 on a few hundred validation notes from a dozen
     authors moved to extremes (0.95) that did not carry over. `flag` is the lowest threshold whose validation
-    precision reaches the target, but never below the verdict boundary (a note called genuine is never
-    flagged); `review` is the highest threshold whose recall reaches its target, capped at `flag`.
+    precision reaches the target by its lower confidence bound, but never below the verdict boundary (a note
+    called genuine is never flagged); `review` is the highest threshold whose recall reaches its target, capped
+    at `flag`.
     Unreachable flag precision falls back to the most precise threshold (with a warning). Without both
     classes there is nothing to choose from, and the defaults come back.
 

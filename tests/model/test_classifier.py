@@ -123,6 +123,11 @@ def test_calibrated_temperature_softens() -> None:
         (0.95, "广告 nice serum", "disclosed_ad", "allow"),
         (0.95, "nice serum #sp", "undisclosed_ad", "flag"),
         (0.3, "nice serum", "genuine", "review"),
+        # a clear disclosure makes a disclosed ad whatever P says; mentions and negations do not
+        (0.03, "【品牌合作】 nice serum", "disclosed_ad", "allow"),
+        (0.02, "Paid partnership with Glowco. Loving it", "disclosed_ad", "allow"),
+        (0.02, "not sponsored, just love it", "genuine", "allow"),
+        (0.02, "在广告公司上班的一天", "genuine", "allow"),
     ],
 )
 def test_decide(p: float, text: str, verdict: str, action: str) -> None:

@@ -123,12 +123,31 @@ def test_only_confident_undisclosed_ads_cost_credit_when_private_order_min_p_is_
     rules = PlatformRules(private_order_penalty=6, private_order_min_p=0.8)
     report = build_report("kol", notes, preds, profile=Profile("kol", 8000), rules=rules)
     assert report.undisclosed == 2 and report.credit.deductions == (("k0", 6),) and report.credit.score == 6
+    assert report.under_review == ("k1",)
     assert report.grade.letter == "C"
-    assert report.grade.reasons == ("2 undisclosed ad(s) found (1 counted as private orders); credit score 6 of 12.",)
+    assert report.grade.reasons[0] == "1 confident undisclosed ad(s) found; credit score 6 of 12."
     every = build_report("kol", notes, preds, rules=PlatformRules(private_order_penalty=6))
     assert every.credit.score == 0
     with pytest.raises(ConfigError, match="between 0 and 1"):
         PlatformRules.from_dict({"private_order_min_p": 1.5})
+
+
+def test_only_flagged_undisclosed_verdicts_cost_credit_the_rest_are_under_review() -> None:
+    # an honest KOL: 55 notes, one of them misread as an undisclosed ad with moderate confidence (review)
+    notes = kol_notes(55)
+    preds = predictions_for(notes, ["undisclosed_ad"] + ["genuine"] * 54)
+    preds[0].action, preds[0].p_commercial = "review", 0.62
+    report = build_report("kol", notes, preds, profile=Profile("kol", 8000))
+    assert report.credit.score == 12 and report.credit.deductions == ()
+    assert report.under_review == ("k0",)
+    assert report.grade.letter == "B", report.grade.reasons
+    d = report.to_dict()
+    assert d["under_review"] == {"count": 1, "note_ids": ["k0"]} and d["credit"]["private_orders"] == 0
+    # the same note flagged (a confident verdict) is a private order: all 12 points, listed by note id
+    preds[0].action = "flag"
+    flagged = build_report("kol", notes, preds, profile=Profile("kol", 8000))
+    assert flagged.credit.score == 0 and flagged.to_dict()["credit"]["deductions"] == [{"note_id": "k0", "points": 12}]
+    assert flagged.under_review == () and flagged.grade.letter == "D"
 
 
 def test_report_counts_shares_compliance_and_evidence() -> None:

@@ -92,7 +92,7 @@ def test_spans_index_the_original_title_and_text_with_emoji_and_mixed_scripts() 
     assert signals[0].field == "title"  # title first, then by position
     text_starts = [s.start for s in signals if s.field == "text"]
     assert text_starts == sorted(text_starts)
-    assert {s.kind for s in signals} == set(SIGNAL_KINDS) - {"disclosure"}
+    assert {s.kind for s in signals} == set(SIGNAL_KINDS) - {"disclosure", "giveaway"}
 
 
 def test_to_dict_round_trips() -> None:
@@ -105,3 +105,30 @@ def test_to_dict_round_trips() -> None:
         "field": "text",
         "detail": "reseller",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("加vx: abc123 拿货", [("funnel", "private channel", "加vx")]),
+        ("橱窗有同款，点头像进", [("funnel", "storefront", "橱窗"), ("funnel", "storefront", "点头像")]),
+        ("everything is on my LTK", [("funnel", "storefront", "LTK")]),
+        (
+            "Use my referral code JEN20",
+            [("funnel", "referral", "referral code"), ("funnel", "discount code", "code JEN20")],
+        ),
+        ("今晚8点开团，接龙报名", [("funnel", "group buy", "开团"), ("funnel", "group buy", "接龙")]),
+        ("Comment GLOW below and I'll send it", [("funnel", "comment to get", "Comment GLOW below and")]),
+        ("转发抽3个宝子送同款", [("giveaway", "giveaway", "转发抽")]),
+        (
+            "GIVEAWAY time! enter to win a kettle",
+            [("giveaway", "giveaway", "GIVEAWAY"), ("giveaway", "giveaway", "enter to win")],
+        ),
+        ("微信支付很方便，威海的海鲜很好吃", []),
+    ],
+)
+def test_new_funnels_and_giveaways(text: str, expected: list[tuple[str, str, str]]) -> None:
+    note = Note(text=text)
+    got = find_signals(note)
+    assert_spans(note, got)
+    assert [(s.kind, s.detail, s.text) for s in got] == expected

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
+from model.kol_rules import wilson_interval
 from model.metadata import Thresholds
-from training.thresholds import action_report, choose_thresholds, sweep
+from training.thresholds import FLAG_Z, action_report, choose_thresholds, sweep
 
 
 def scores(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -28,6 +29,12 @@ def brute(probs: np.ndarray, labels: np.ndarray, t: float) -> tuple[float, float
     return precision, tp / labels.sum(), int(chosen.sum())
 
 
+def sure_precision(probs: np.ndarray, labels: np.ndarray, t: float) -> float:
+    """The one-sided lower confidence bound of precision at threshold t (an independent Wilson formula)."""
+    chosen = probs >= t
+    return wilson_interval(int(np.sum(chosen & (labels == 1))), int(chosen.sum()), FLAG_Z)[0]
+
+
 def test_sweep_matches_the_obvious_count() -> None:
     probs, labels = scores(100)
     s = sweep(probs, labels)
@@ -41,13 +48,15 @@ def test_sweep_matches_the_obvious_count() -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_flag_is_the_lowest_threshold_reaching_the_precision_target(seed: int) -> None:
+def test_flag_is_the_lowest_threshold_whose_precision_bound_reaches_the_target(seed: int) -> None:
     probs, labels = scores(seed=seed)
     th = choose_thresholds(probs, labels, flag_precision=0.9, review_recall=0.9)
     precision, _, selected = brute(probs, labels, th.flag)
-    assert precision >= 0.9 and selected >= 5
+    assert sure_precision(probs, labels, th.flag) >= 0.9 and precision >= 0.9 and selected >= 5
     lower = np.unique(probs[probs < th.flag])
-    assert all(brute(probs, labels, t)[0] < 0.9 or brute(probs, labels, t)[2] < 5 for t in lower)
+    assert all(sure_precision(probs, labels, t) < 0.9 or brute(probs, labels, t)[2] < 5 for t in lower)
+    # the bound is stricter than the point estimate: some lower threshold reaches 0.9 by luck alone
+    assert any(brute(probs, labels, t)[0] >= 0.9 and brute(probs, labels, t)[2] >= 5 for t in lower)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -61,22 +70,35 @@ def test_review_is_the_highest_threshold_reaching_the_recall_target(seed: int) -
 
 
 def test_known_distribution() -> None:
-    # 10 notes, highest first: c c c c c g c c g g ... precision 5/5 down to the fifth note
+    # 80 commercial notes above 0.8 with one genuine among them at 0.85, then a mixed band below
+    probs = np.concatenate([np.linspace(0.99, 0.81, 80), [0.85], np.linspace(0.79, 0.6, 20), np.linspace(0.5, 0.1, 40)])
+    labels = np.array([1] * 80 + [0] + [1, 0] * 10 + [0] * 40)
+    th = choose_thresholds(probs, labels, flag_precision=0.9, review_recall=0.85)
+    # at 0.81: 80/81 precise, lower bound 0.943 >= 0.9; one step lower (0.79) the bound is still 0.94,
+    # so the lowest threshold whose bound reaches 0.9 lies inside the mixed band
+    assert sure_precision(probs, labels, th.flag) >= 0.9
+    assert sure_precision(probs, labels, np.max(probs[probs < th.flag])) < 0.9
+    assert th.review == pytest.approx(np.min(probs[probs >= th.review]))
+    assert th.commercial == 0.5
+
+
+def test_a_handful_of_perfect_notes_does_not_set_the_flag() -> None:
+    # 5/5 correct at the top reads as precision 1.0 but its lower bound is about 0.65
     probs = np.array([0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5, 0.3, 0.2])
     labels = np.array([1, 1, 1, 1, 1, 0, 1, 1, 0, 0])
     th = choose_thresholds(probs, labels, flag_precision=0.95, review_recall=0.85)
-    assert th.flag == 0.75  # 5/5; at 0.6 precision is 6/7
-    assert th.review == 0.6  # recall 6/7 = 0.857; at 0.7 it is 5/7
-    assert th.commercial == 0.5
+    assert sure_precision(probs, labels, th.flag) < 0.95  # unreachable: the most surely precise is kept
+    bounds = {t: sure_precision(probs, labels, t) for t in probs if (probs >= t).sum() >= 5}
+    assert th.flag == max(bounds, key=lambda t: (bounds[t], -t))
 
 
 def test_review_is_capped_at_flag() -> None:
     # every commercial note above every genuine one, plus two genuine close under them
-    probs = np.array([0.99] * 20 + [0.9, 0.89] + [0.1] * 20)
-    labels = np.array([1] * 20 + [0, 0] + [0] * 20)
-    probs[:20] = np.linspace(0.91, 0.99, 20)
-    th = choose_thresholds(probs, labels, flag_precision=0.9, review_recall=0.5)
-    assert th.flag == pytest.approx(0.89)  # 20/22 >= 0.9 still
+    probs = np.array([0.99] * 200 + [0.9, 0.89] + [0.1] * 20)
+    labels = np.array([1] * 200 + [0, 0] + [0] * 20)
+    probs[:200] = np.linspace(0.91, 0.99, 200)
+    th = choose_thresholds(probs, labels, flag_precision=0.95, review_recall=0.5)
+    assert th.flag == pytest.approx(0.89)  # 200/202, lower bound 0.969 >= 0.95 still
     assert th.review == th.flag  # recall 0.5 alone would ask for ~0.95
 
 
@@ -85,10 +107,10 @@ def test_unreachable_precision_falls_back_to_the_most_precise_threshold(caplog: 
     labels = np.tile([1, 0], 25)  # precision about 0.5 everywhere
     with caplog.at_level(logging.WARNING, logger="training.thresholds"):
         th = choose_thresholds(probs, labels, flag_precision=0.95)
-    assert "unreachable" in caplog.text
+    assert "not reached with confidence" in caplog.text
     s = sweep(probs, labels)
     supported = s.selected >= 5
-    assert brute(probs, labels, th.flag)[0] == pytest.approx(s.precision[supported].max())
+    assert sure_precision(probs, labels, th.flag) == pytest.approx(s.precision_lower_bound()[supported].max())
     assert brute(probs, labels, th.flag)[2] >= 5
 
 
@@ -96,7 +118,6 @@ def test_flag_needs_minimum_support() -> None:
     # the top note alone is commercial (precision 1 on one note); below it precision drops under target
     probs = np.array([0.99, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
     labels = np.array([1, 0, 1, 0, 1, 0, 1, 0])
-    assert choose_thresholds(probs, labels, min_flag_support=1).flag == 0.99
     th = choose_thresholds(probs, labels, min_flag_support=5)
     assert brute(probs, labels, th.flag)[2] >= 5
 
