@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from model.errors import ModelLoadError
+from model.pooling import load_sequence_classifier
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,7 @@ class TransformerScorer:
         self.max_tokens = max_tokens
 
     @classmethod
-    def load(
-        cls, path: str | Path, max_length: int, runtime: str = "fp32", **kwargs: Any
-    ) -> TransformerScorer:
+    def load(cls, path: str | Path, max_length: int, runtime: str = "fp32", **kwargs: Any) -> TransformerScorer:
         """Load weights (safetensors only, never pickles) and tokenizer from a model directory."""
         path = Path(path)
         if runtime not in RUNTIMES:
@@ -98,7 +97,7 @@ class TransformerScorer:
         try:
             # bf16 weights are read as bf16: no fp32 copy of the model ever sits in memory (peak RSS)
             dtype = torch.bfloat16 if runtime == "bf16" else None
-            model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, dtype=dtype)
+            model = load_sequence_classifier(path, use_safetensors=True, dtype=dtype)
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(path / WEIGHT_FILES[0], f"weights do not load: {exc}") from exc
         model = apply_runtime(model, runtime)

@@ -35,3 +35,51 @@ def test_offline_benchmark_quick_run_gives_positive_figures_for_both_contenders(
     assert result["ratio"] > 0 and result["paired_ratio"] > 0 and result["paired_cpu_ratio"] > 0
     assert result["notes"] == {"count": 40, "distinct": 40, "source": "data/notes/*.jsonl"}
     assert result["notecheck"]["commercial"] == result["pipeline"]["commercial"]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_generalization_benchmark_runs_every_recipe_on_writer_folds(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from benchmarks.generalization import main
+
+    genuine = [
+        "周末和{w}去公园散步，{i}点才回家",
+        "went hiking with {w} on day {i}, legs are dead",
+        "今天{w}做了红烧肉第{i}次",
+    ]
+    commercial = ["评论区扣1私信发优惠券，第{i}批{w}同款", "use my code ANNA{i} for 15% off, link in bio {w}"]
+    rows = []
+    for lang in ("zh", "en"):
+        for w in range(5):
+            writer = f"{lang}{w}"
+            for i in range(12):
+                pool = genuine if i % 2 else commercial
+                rows.append(
+                    {
+                        "id": f"{writer}-{i}",
+                        "writer": writer,
+                        "author_id": f"{writer}-a{i % 3}",
+                        "lang": lang,
+                        "label": "genuine" if i % 2 else "undisclosed_ad",
+                        "text": pool[i % len(pool)].format(w=writer, i=i),
+                    }
+                )
+    data = tmp_path / "notes.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "gen.json"
+    args = ["--data", str(data), "--split-file", "", "--base-model", str(tiny_model_dir), "--steps", "2"]
+    args += ["--max-length", "32", "--train-notes", "30", "--recipes", "tfidf", "lp", "lp_ft", "--out", str(out)]
+    assert main(args) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert len(result["folds"]) == 5 and all(len(w) == 2 for w in result["writers"].values())
+    for fold in result["folds"].values():
+        assert set(fold) == {"tfidf", "lp", "lp_ft", "wise_ft"}
+        for run in fold.values():
+            assert set(run) >= {"model|out", "model|in", "combined|out", "combined|in"}
+            assert 0.0 <= run["combined|out"]["metrics"]["macro_f1"] <= 1.0
+            assert run["combined|out"]["metrics"]["n"] == 24  # two whole writers of 12 notes
+    table = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| wise_ft | combined |" in table and "out macro-F1" in table
+    assert main(args) == 0  # resumes: nothing left to run, same results
+    assert json.loads(out.read_text(encoding="utf-8"))["folds"] == result["folds"]

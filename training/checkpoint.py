@@ -83,9 +83,7 @@ def save_best(directory: Path, model: torch.nn.Module) -> None:
     os.replace(tmp, directory / "best.safetensors")
 
 
-def load_checkpoint(
-    directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
-) -> Progress | None:
+def load_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Progress | None:
     """Restore model and optimizer from `directory`; None when there is no complete checkpoint."""
     old = directory.with_name(directory.name + ".old")
     if not directory.exists() and (old / "progress.json").is_file():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from model.base_model import ensure_base_model
-from model.classifier import Classifier, calibrated
+from model.classifier import Classifier, calibrated, margins
 from model.errors import DatasetError
 from model.loader import ColumnMap, LabelledNote, load_notes
 from model.metadata import ModelMetadata
@@ -97,19 +97,35 @@ def build_and_fit(config: TrainConfig, split: Split, work_dir: Path) -> tuple[Cl
 
         baseline = fit_tfidf(split.train, split.validation, config)
         return Classifier(baseline, ModelMetadata(backend="tfidf", base_model="char-ngram-tfidf")), {}
-    from training.trainer import build_scorer, fit
+    from training.trainer import build_scorer, fit, labels_of, use_bf16
 
     base = ensure_base_model(config.base_model)
     scorer = build_scorer(base, config)
-    result = fit(scorer, split.train, split.validation, config, work_dir)
+    facts: dict[str, Any] = {"recipe": config.recipe}
+    if config.recipe in ("lp", "lp_ft"):
+        from training.probe import probe_into, snapshot
+
+        bf16 = use_bf16(config.precision)
+        labels, val_labels = labels_of(split.train), labels_of(split.validation)
+        facts["probe_c"] = probe_into(scorer, split.train, split.validation, labels, val_labels, bf16, config.probe_c)
+        start = snapshot(scorer.model)
+    if config.recipe in ("ft", "lp_ft"):
+        result = fit(scorer, split.train, split.validation, config, work_dir)
+        facts.update(
+            {
+                "best_epoch": result.best_epoch,
+                "validation_macro_f1": result.best_f1,
+                "steps": result.steps,
+                "train_seconds": round(result.seconds, 1),
+                "train_examples_per_second": round(result.examples_per_second, 2),
+            }
+        )
+        if config.recipe == "lp_ft" and config.wise_alpha < 1:
+            from training.probe import interpolate
+
+            interpolate(scorer.model, start, config.wise_alpha)
+            facts["wise_alpha"] = config.wise_alpha
     meta = ModelMetadata(backend="transformer", base_model=config.base_model, max_length=config.max_length)
-    facts = {
-        "best_epoch": result.best_epoch,
-        "validation_macro_f1": result.best_f1,
-        "steps": result.steps,
-        "train_seconds": round(result.seconds, 1),
-        "train_examples_per_second": round(result.examples_per_second, 2),
-    }
     return Classifier(scorer, meta), facts
 
 
@@ -130,26 +146,43 @@ def run_training(config: TrainConfig) -> TrainOutcome:
     return outcome
 
 
+def fit_decision(classifier: Classifier, validation: list[LabelledNote], config: TrainConfig) -> None:
+    """Fit what turns the model's logits into decisions, all on validation notes: the temperature, the signal
+    combiner (when `config.combiner`) and the moderation thresholds on the combined P. Sets them in
+    `classifier.metadata`. Writers unseen in training make the best validation: then the combiner learns how
+    far the model's score carries to new voices, and how much the rule signals must add."""
+    from training.calibration import fit_temperature
+    from training.thresholds import choose_thresholds
+    from training.trainer import labels_of
+
+    val_logits = classifier.scores([n.note for n in validation]).logits
+    val_labels = labels_of(validation)
+    meta = classifier.metadata
+    meta.temperature = fit_temperature(val_logits, val_labels)
+    val_probs = calibrated(val_logits, meta.temperature)
+    meta.combiner = {}
+    if config.combiner:
+        from training.combine import fit_combiner, note_features
+
+        val_margin = margins(val_logits, meta.temperature)
+        val_features = note_features([n.note for n in validation])
+        combiner = fit_combiner(val_margin, val_features, val_labels)
+        meta.combiner = combiner.to_dict() if combiner else {}
+        val_probs = combiner.probability(val_margin, val_features) if combiner else val_probs
+    meta.thresholds = choose_thresholds(
+        val_probs, val_labels, flag_precision=config.flag_precision, review_recall=config.review_recall
+    )
+
+
 def finalize(
     classifier: Classifier, split: Split, config: TrainConfig, facts: dict[str, Any], out: Path
 ) -> TrainOutcome:
     """Calibrate on validation, choose the moderation thresholds, evaluate on test, write `out` atomically."""
-    from training.calibration import fit_temperature
     from training.card import write_model_card
     from training.evaluate import evaluate
-    from training.thresholds import choose_thresholds
-    from training.trainer import labels_of
 
-    val_logits = classifier.scores([n.note for n in split.validation]).logits
-    val_labels = labels_of(split.validation)
+    fit_decision(classifier, split.validation, config)
     meta = classifier.metadata
-    meta.temperature = fit_temperature(val_logits, val_labels)
-    meta.thresholds = choose_thresholds(
-        calibrated(val_logits, meta.temperature),
-        val_labels,
-        flag_precision=config.flag_precision,
-        review_recall=config.review_recall,
-    )
     train_hash = content_hash(split.train)
     meta.training_data_hash = train_hash
     meta.test_split_hash = content_hash(split.test)

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from model.classifier import model_input
 from model.errors import ConfigError
 from model.loader import LabelledNote
-from model.schema import CLASSIFIER_LABELS, is_commercial
+from model.schema import CLASSIFIER_LABELS, Note, is_commercial
 from model.scorer import TransformerScorer, bf16_is_fast
 from training.checkpoint import Progress, load_best, load_checkpoint, save_best, save_checkpoint
 from training.config import TrainConfig
@@ -41,20 +41,30 @@ class FitResult:
 
 
 def config_hash(config: TrainConfig) -> str:
-    keys = ("base_model", "max_length", "epochs", "batch_size", "learning_rate", "head_learning_rate", "seed")
+    keys = (
+        "base_model", "max_length", "epochs", "batch_size", "learning_rate", "head_learning_rate", "seed",
+        "recipe", "pooling", "probe_c", "label_smoothing", "title_dropout",
+    )  # fmt: skip
     blob = json.dumps({k: getattr(config, k) for k in keys}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def build_scorer(base_path: str, config: TrainConfig) -> TransformerScorer:
-    """A fresh classifier on top of the base encoder, its head untrained."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    """A fresh classifier on top of the base encoder, its head untrained; mean-pooled where the recipe asks
+    for it and the architecture allows (`model.pooling`)."""
+    from transformers import AutoTokenizer
+
+    from model.pooling import load_sequence_classifier
 
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     id2label = dict(enumerate(CLASSIFIER_LABELS))
     torch.manual_seed(config.seed)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base_path, num_labels=2, id2label=id2label, label2id={v: k for k, v in id2label.items()}
+    model = load_sequence_classifier(
+        base_path,
+        pooling=config.pooling,
+        num_labels=2,
+        id2label=id2label,
+        label2id={v: k for k, v in id2label.items()},
     )
     if config.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
@@ -102,10 +112,26 @@ def lr_factor(step: int, total: int, warmup_ratio: float) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-def class_weighted_loss(labels: torch.Tensor, weighted: bool) -> torch.nn.Module:
+def class_weighted_loss(labels: torch.Tensor, weighted: bool, label_smoothing: float = 0.0) -> torch.nn.Module:
     """Cross-entropy weighted by inverse class frequency, so the rarer class counts as much."""
     counts = torch.bincount(labels, minlength=2).float().clamp(min=1)
-    return torch.nn.CrossEntropyLoss(weight=(counts.sum() / (2 * counts)) if weighted else torch.ones(2))
+    weight = (counts.sum() / (2 * counts)) if weighted else torch.ones(2)
+    return torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
+
+
+def untitled_input(item: LabelledNote) -> str:
+    """The model input of a note shown as a caption would be: the same body, no title."""
+    return model_input(Note(text=item.note.text))
+
+
+def pick_ids(
+    ids: Sequence[list[int]], untitled: Sequence[list[int]] | None, batch: Sequence[int], share: float, key: list[int]
+) -> list[list[int]]:
+    """Token ids for one batch: each note shown without its title with probability `share` (seeded by `key`)."""
+    if untitled is None or share <= 0:
+        return [ids[i] for i in batch]
+    drop = np.random.default_rng(key).random(len(batch)) < share
+    return [untitled[i] if d else ids[i] for i, d in zip(batch, drop, strict=True)]
 
 
 def train_step(
@@ -148,9 +174,10 @@ def fit(
 
     model = scorer.model
     enc = scorer.encode([model_input(n.note) for n in train])
+    untitled = scorer.encode([untitled_input(n) for n in train]).ids if config.title_dropout > 0 else None
     y = torch.tensor(labels_of(train))
     val_texts, val_labels = [model_input(n.note) for n in validation], labels_of(validation)
-    loss_fn = class_weighted_loss(y, config.class_weighting)
+    loss_fn = class_weighted_loss(y, config.class_weighting, config.label_smoothing)
     optimizer = make_optimizer(model, config)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total = steps_per_epoch * config.epochs
@@ -173,7 +200,8 @@ def fit(
             model.train()
             torch.manual_seed(config.seed * 1_000_003 + progress.global_step)  # dropout, resume-stable
             factor = lr_factor(progress.global_step, total, config.warmup_ratio)
-            loss = train_step(scorer, optimizer, loss_fn, [enc.ids[i] for i in batch], y[batch], factor, bf16)
+            batch_ids = pick_ids(enc.ids, untitled, batch, config.title_dropout, [config.seed, progress.global_step])
+            loss = train_step(scorer, optimizer, loss_fn, batch_ids, y[batch], factor, bf16)
             progress.step_in_epoch += 1
             progress.global_step += 1
             seen += len(batch)

@@ -1,0 +1,323 @@
+"""Cross-writer generalisation: each training recipe on the same writer-held-out folds (`make bench`).
+
+    python benchmarks/generalization.py [--folds 5] [--train-notes 1600] [--steps 100] [--recipes ft lp ...]
+
+Every fold holds out a group of whole writers (both languages; `training/crosswriter.py`). A recipe is
+trained on the other writers under the same budget, its temperature, signal combiner and thresholds are
+fitted on a second group of unseen writers, and it is scored on the held-out writers (*out*) and on unseen
+authors of its own training writers (*in*, the in-distribution figure). Results are saved after every run,
+so an interrupted benchmark picks up where it stopped. The writers of the frozen test split
+(`data/splits.json`) are never used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from benchmarks.common import RESULTS_DIR, machine_info, markdown_table, setup_logging  # noqa: E402
+from model.classifier import Classifier  # noqa: E402
+from model.loader import LabelledNote  # noqa: E402
+from model.schema import VERDICTS, is_commercial  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.crosswriter import Fold, make_folds  # noqa: E402
+from training.splits import Split  # noqa: E402
+
+log = logging.getLogger("benchmarks.generalization")
+
+#: name -> (what it is, TrainConfig overrides). `wise_ft` reuses the `lp_ft` run (see `run_recipe`).
+RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "tfidf": ("character n-gram TF-IDF + logistic regression (baseline)", {"model": "tfidf"}),
+    "ft": ("full fine-tuning, [CLS] head, lr 5e-5 (the previous default)", {"recipe": "ft", "pooling": "cls"}),
+    "ft_low": (
+        "full fine-tuning, mean pooling, lr 2e-5, half the steps",
+        {"recipe": "ft", "pooling": "mean", "learning_rate": 2e-5, "half_steps": True},
+    ),
+    "lp": ("linear probe on frozen mean-pooled embeddings", {"recipe": "lp", "pooling": "mean"}),
+    "lp_ft": (
+        "LP-FT: probe, then fine-tune from it at lr 1e-5",
+        {"recipe": "lp_ft", "pooling": "mean", "learning_rate": 1e-5, "head_learning_rate": 1e-4},
+    ),
+    "wise_ft": ("WiSE-FT: halfway between the probe-initialised and the LP-FT weights", {}),
+    "lp_ft_reg": (
+        "LP-FT + label smoothing 0.1 + title dropout 0.5",
+        {
+            "recipe": "lp_ft",
+            "pooling": "mean",
+            "learning_rate": 1e-5,
+            "head_learning_rate": 1e-4,
+            "label_smoothing": 0.1,
+            "title_dropout": 0.5,
+        },
+    ),
+}
+WISE_ALPHA = 0.5
+METRICS = ("macro_f1", "roc_auc", "verdict_macro_f1")
+
+
+class MemoScorer:
+    """Wraps a scorer so the same texts are scored once (a run is evaluated with and without the combiner)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.memo: dict[str, tuple[np.ndarray, int, bool]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def score(self, texts: Sequence[str]) -> Any:
+        from model.scorer import Scores
+
+        todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
+        if todo:
+            got = self.inner.score(todo)
+            for t, logit, n, cut in zip(todo, got.logits, got.n_tokens, got.truncated, strict=True):
+                self.memo[t] = (np.asarray(logit), int(n), bool(cut))
+        rows = [self.memo[t] for t in texts]
+        logits = np.stack([r[0] for r in rows]) if rows else np.zeros((0, 2), dtype=np.float32)
+        return Scores(logits=logits, n_tokens=[r[1] for r in rows], truncated=[r[2] for r in rows])
+
+
+def fold_config(base: dict[str, Any], overrides: dict[str, Any], steps: int) -> TrainConfig:
+    values = {**base, **{k: v for k, v in overrides.items() if k != "half_steps"}}
+    values["max_steps"] = max(1, steps // 2) if overrides.get("half_steps") else steps
+    return TrainConfig.from_dict(values)
+
+
+def note_rows(classifier: Classifier, notes: Sequence[LabelledNote]) -> dict[str, list[Any]]:
+    """Per-note outcomes of `predict`, kept so folds can be pooled into overall figures."""
+    preds = classifier.predict([n.note for n in notes])
+    return {
+        "label": [str(n.label) for n in notes],
+        "lang": [str(n.note.lang) for n in notes],
+        "p": [round(p.p_commercial, 5) for p in preds],
+        "verdict": [p.verdict for p in preds],
+    }
+
+
+def metrics_of(rows: dict[str, list[Any]]) -> dict[str, Any]:
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    labels = np.array([int(is_commercial(x)) for x in rows["label"]])
+    called = np.array([int(is_commercial(v)) for v in rows["verdict"]])
+    out: dict[str, Any] = {
+        "n": len(labels),
+        "macro_f1": float(f1_score(labels, called, average="macro", labels=[0, 1], zero_division=0)),
+        "roc_auc": float(roc_auc_score(labels, rows["p"])) if len(set(labels.tolist())) > 1 else None,
+        "verdict_macro_f1": float(
+            f1_score(rows["label"], rows["verdict"], labels=list(VERDICTS), average="macro", zero_division=0)
+        ),
+    }
+    for lang in ("en", "zh"):
+        idx = [i for i, x in enumerate(rows["lang"]) if x == lang]
+        if idx:
+            out[f"macro_f1_{lang}"] = float(
+                f1_score(labels[idx], called[idx], average="macro", labels=[0, 1], zero_division=0)
+            )
+    return out
+
+
+def evaluate_run(classifier: Classifier, fold: Fold, config: TrainConfig) -> dict[str, Any]:
+    """Decisions fitted on the fold's validation writers, with and without the signal combiner."""
+    from training.pipeline import fit_decision
+
+    classifier.scorer = MemoScorer(classifier.scorer)  # type: ignore[assignment]
+    result: dict[str, Any] = {}
+    for decision, combined in (("model", False), ("combined", True)):
+        config.combiner = combined
+        fit_decision(classifier, fold.validation, config)
+        for where, notes in (("out", fold.test_out), ("in", fold.test_in)):
+            rows = note_rows(classifier, notes)
+            result[f"{decision}|{where}"] = {"metrics": metrics_of(rows), "rows": rows}
+    return result
+
+
+def probe_start(config: TrainConfig, fold: Fold) -> dict[str, Any]:
+    """The probe-initialised weights LP-FT started from (the probe is deterministic), for WiSE-FT."""
+    from model.base_model import ensure_base_model
+    from training.probe import probe_into, snapshot
+    from training.trainer import build_scorer, labels_of, use_bf16
+
+    scorer = build_scorer(ensure_base_model(config.base_model), config)
+    probe_into(
+        scorer, fold.train, fold.validation, labels_of(fold.train), labels_of(fold.validation),
+        use_bf16(config.precision), config.probe_c,
+    )  # fmt: skip
+    return snapshot(scorer.model)
+
+
+def run_recipe(name: str, fold: Fold, base: dict[str, Any], steps: int) -> dict[str, dict[str, Any]]:
+    """Train one recipe on one fold and evaluate it; `lp_ft` also yields `wise_ft` from the same run."""
+    from training.pipeline import build_and_fit
+
+    overrides = RECIPES[name][1]
+    config = fold_config(base, overrides, steps)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="notecheck-gen-") as work:
+        classifier, facts = build_and_fit(config, Split(fold.train, fold.validation, []), Path(work))
+    seconds = time.perf_counter() - started
+    out = {name: {**evaluate_run(classifier, fold, config), "train_seconds": round(seconds, 1), "facts": facts}}
+    if name == "lp_ft":
+        from training.probe import interpolate
+
+        inner = classifier.scorer.inner if isinstance(classifier.scorer, MemoScorer) else classifier.scorer
+        classifier.scorer = inner
+        interpolate(inner.model, probe_start(config, fold), WISE_ALPHA)
+        out["wise_ft"] = {**evaluate_run(classifier, fold, config), "train_seconds": round(seconds, 1)}
+    return out
+
+
+def pooled(results: dict[str, Any], recipe: str, key: str) -> dict[str, Any] | None:
+    """Overall metrics of a recipe over all folds' notes pooled together."""
+    runs = [r[recipe][key]["rows"] for r in results["folds"].values() if recipe in r and key in r[recipe]]
+    if not runs:
+        return None
+    merged = {k: [x for rows in runs for x in rows[k]] for k in runs[0]}
+    return {**metrics_of(merged), "folds": len(runs)}
+
+
+def render(results: dict[str, Any]) -> str:
+    """The README's recipe table: writer-held-out figures first, in-distribution beside them."""
+    header = ["recipe", "decision", "out macro-F1", "out ROC AUC", "out 3-verdict F1", "in macro-F1", "gap"]
+    rows = []
+    for recipe in RECIPES:
+        for decision in ("combined", "model"):
+            out, inn = pooled(results, recipe, f"{decision}|out"), pooled(results, recipe, f"{decision}|in")
+            if not out or not inn:
+                continue
+            rows.append(
+                [
+                    recipe,
+                    decision,
+                    f"{out['macro_f1']:.3f}",
+                    "-" if out["roc_auc"] is None else f"{out['roc_auc']:.3f}",
+                    f"{out['verdict_macro_f1']:.3f}",
+                    f"{inn['macro_f1']:.3f}",
+                    f"{inn['macro_f1'] - out['macro_f1']:+.3f}",
+                ]
+            )
+    settings = results["settings"]
+    lines = [
+        "### Cross-writer generalisation",
+        "",
+        f"{settings['folds']} folds of whole writers; per fold {settings['train_notes']} training notes, "
+        f"{settings['steps']} steps of {settings['batch_size']}, max {settings['max_length']} tokens. "
+        "*out*: writers never seen in training; *in*: unseen authors of the training writers. "
+        "*combined*: model logit + rule signals (the default decision); *model*: the model alone.",
+        "",
+        markdown_table(header, rows),
+    ]
+    return "\n".join(lines)
+
+
+def per_fold_table(results: dict[str, Any], recipe: str) -> str:
+    header = ["fold", "held-out writers", "out macro-F1", "out ROC AUC", "out 3-verdict F1", "in macro-F1"]
+    rows = []
+    for index, fold in sorted(results["folds"].items()):
+        run = fold.get(recipe)
+        if not run:
+            continue
+        out, inn = run["combined|out"]["metrics"], run["combined|in"]["metrics"]
+        rows.append(
+            [
+                index,
+                ", ".join(results["writers"][index]),
+                f"{out['macro_f1']:.3f}",
+                "-" if out["roc_auc"] is None else f"{out['roc_auc']:.3f}",
+                f"{out['verdict_macro_f1']:.3f}",
+                f"{inn['macro_f1']:.3f}",
+            ]
+        )
+    return markdown_table(header, rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", default=["data/notes"])
+    parser.add_argument("--split-file", default="data/splits.json", help="its test writers are left out")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--train-notes", type=int, default=1600, help="training notes per fold (0: all)")
+    parser.add_argument("--validation-notes", type=int, default=800, help="validation notes per fold (0: all)")
+    parser.add_argument("--in-notes", type=int, default=500, help="in-distribution test notes per fold (0: all)")
+    parser.add_argument("--steps", type=int, default=100, help="optimizer steps per fine-tuning run")
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--base-model", default="multilingual-e5-small")
+    parser.add_argument("--recipes", nargs="+", default=[r for r in RECIPES if r != "wise_ft"], choices=list(RECIPES))
+    parser.add_argument("--out", default=str(RESULTS_DIR / "generalization.json"))
+    args = parser.parse_args(argv)
+    setup_logging()
+    from training.pipeline import data_files, load_training_notes
+
+    base = {
+        "data": [str(p) for p in data_files(args.data)],
+        "split_file": "",
+        "base_model": args.base_model,
+        "max_length": args.max_length,
+        "batch_size": args.batch_size,
+        "epochs": 1,
+        "patience": 1,
+        "checkpoint_every": 10**9,
+        "version": "crosswriter",
+    }
+    notes = load_training_notes(TrainConfig.from_dict(base))
+    exclude = frozen_test_writers(notes, args.split_file)
+    folds = make_folds(
+        notes,
+        args.folds,
+        exclude=exclude,
+        max_train=args.train_notes,
+        max_validation=args.validation_notes,
+        max_in=args.in_notes,
+    )
+    keys = ("folds", "train_notes", "validation_notes", "in_notes", "steps", "max_length", "batch_size", "base_model")
+    settings = {k: getattr(args, k) for k in keys}
+    out = Path(args.out)
+    results = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
+    if results.get("settings") != settings:
+        results = {"settings": settings, "folds": {}}
+    results["writers"] = {str(f.index): f.test_writers for f in folds}
+    results["excluded_test_writers"] = sorted(exclude)
+    for fold in folds:
+        log.info(fold.describe())
+        done = results["folds"].setdefault(str(fold.index), {})
+        for name in args.recipes:
+            if name in done or name == "wise_ft":
+                continue
+            log.info("fold %d: %s", fold.index, name)
+            done.update(run_recipe(name, fold, base, args.steps))
+            results["machine"] = machine_info(0)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, ensure_ascii=False) + "\n", encoding="utf-8")
+    table = render(results)
+    (out.with_suffix(".md")).write_text(table + "\n", encoding="utf-8")
+    print(table)  # a benchmark's output is its table
+    return 0
+
+
+def frozen_test_writers(notes: Sequence[LabelledNote], split_file: str) -> list[str]:
+    """Writers whose notes are in the frozen test split: kept out of recipe selection."""
+    from training.crosswriter import writer_of
+    from training.splits import FrozenSplit
+
+    path = Path(split_file)
+    if not split_file or not path.is_file():
+        return []
+    test_ids = set(FrozenSplit.load(path).test_ids)
+    return sorted({writer_of(n) for n in notes if n.note.id in test_ids})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
