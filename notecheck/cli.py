@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "score": "score",
     "explain": "explain",
     "faithfulness": "faithfulness",
+    "checklist": "checklist",
     "kol": "kol",
 }
 
