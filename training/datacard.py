@@ -15,7 +15,8 @@ import numpy as np
 from scipy import sparse
 
 from model.loader import LabelledNote, load_notes
-from model.schema import VERDICTS
+from model.schema import VERDICTS, is_commercial
+from training.shortcuts import AUC_BOUNDS, audit
 
 
 def char_ngrams(text: str, n: int = 5) -> set[str]:
@@ -23,8 +24,13 @@ def char_ngrams(text: str, n: int = 5) -> set[str]:
     return {compact[i : i + n] for i in range(max(1, len(compact) - n + 1))}
 
 
-def near_duplicate_pairs(texts: Sequence[str], n: int = 5, threshold: float = 0.5) -> tuple[int, int, list]:
-    """(pairs at or above the Jaccard threshold, all pairs, the worst few pairs as (i, j, jaccard))."""
+def near_duplicate_pairs(
+    texts: Sequence[str], n: int = 5, threshold: float = 0.5, twins: Sequence[str] | None = None
+) -> tuple[int, int, list]:
+    """(pairs at or above the Jaccard threshold, all pairs, the worst few pairs as (i, j, jaccard)).
+
+    `twins` names each note's counterfactual pair (notes sharing a name are written to be near-duplicates,
+    and are not counted)."""
     vocab: dict[str, int] = {}
     rows, cols = [], []
     for i, text in enumerate(texts):
@@ -38,6 +44,9 @@ def near_duplicate_pairs(texts: Sequence[str], n: int = 5, threshold: float = 0.
     jac = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     upper = np.triu_indices(len(texts), k=1)
     values = jac[upper]
+    if twins is not None:
+        names = np.asarray(twins)
+        values = np.where(names[upper[0]] == names[upper[1]], 0.0, values)
     hits = values >= threshold
     worst = np.argsort(-values)[:5]
     return int(hits.sum()), len(values), [(int(upper[0][k]), int(upper[1][k]), float(values[k])) for k in worst]
@@ -67,6 +76,99 @@ def table(notes: Sequence[LabelledNote]) -> str:
     return "\n".join(lines)
 
 
+def field_of(item: LabelledNote, name: str) -> str:
+    value = item.extra.get(name)
+    return str(value) if value not in (None, "") else "-"
+
+
+def shortcut_table(notes: Sequence[LabelledNote]) -> tuple[str, list[str]]:
+    """Each surface feature's ROC AUC for commercial vs genuine, overall and per language; and the features
+    outside the audit's bounds."""
+    langs = sorted({n.note.lang or "?" for n in notes})
+    scopes = {"all": list(notes), **{lang: [n for n in notes if n.note.lang == lang] for lang in langs}}
+    results = {
+        scope: audit(
+            [n.note.title for n in items],
+            [n.note.text for n in items],
+            [int(is_commercial(str(n.label))) for n in items],
+        )
+        for scope, items in scopes.items()
+    }
+    low, high = AUC_BOUNDS
+    lines = ["| feature | " + " | ".join(scopes) + " |", "|---|" + "---|" * len(scopes)]
+    failing = []
+    for feature in results["all"]:
+        cells = []
+        for scope in scopes:
+            value = results[scope][feature]
+            ok = low <= value <= high
+            cells.append(f"{value:.2f}" if ok else f"**{value:.2f}**")
+            if not ok:
+                failing.append(f"{feature} ({scope}: {value:.2f})")
+        lines.append(f"| {feature} | " + " | ".join(cells) + " |")
+    return "\n".join(lines), failing
+
+
+def breakdown(notes: Sequence[LabelledNote], keys: Sequence[str]) -> str:
+    """Counts by the given fields x label, one row per combination that occurs."""
+    counts = Counter((*(field_of(n, k) if k != "lang" else str(n.note.lang) for k in keys), n.label) for n in notes)
+    combos = sorted({c[:-1] for c in counts})
+    lines = ["| " + " | ".join(keys) + " | " + " | ".join(VERDICTS) + " | total |"]
+    lines.append("|" + "---|" * (len(keys) + len(VERDICTS) + 1))
+    for combo in combos:
+        row = [counts[(*combo, v)] for v in VERDICTS]
+        lines.append("| " + " | ".join(combo) + " | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
+    return "\n".join(lines)
+
+
+def v2_sections(notes: Sequence[LabelledNote]) -> list[str]:
+    """Dataset v2 figures: writers, platform forms, titles and lengths, pairs, forms and the shortcut audit."""
+    n = len(notes)
+    writers = Counter(field_of(x, "writer") for x in notes)
+    no_title = sum(1 for x in notes if not x.note.title.strip())
+    short = {
+        lang: np.mean([len(x.note.text) < limit for x in notes if x.note.lang == lang])
+        for lang, limit in (("en", 200), ("zh", 80))
+        if any(x.note.lang == lang for x in notes)
+    }
+    pairs = Counter(field_of(x, "pair_id") for x in notes if x.extra.get("pair_id"))
+    table_, failing = shortcut_table(notes)
+    out = [
+        "### Writers, forms and pairs",
+        "",
+        f"Writers: {len(writers)}; notes per writer: min {min(writers.values())}, max {max(writers.values())}.",
+        f"Notes without a title: {no_title} ({no_title / n:.0%}). Short notes: "
+        + ", ".join(f"{lang} {share:.0%}" for lang, share in short.items())
+        + " (English under 200 characters, Chinese under 80).",
+        f"Counterfactual pairs: {sum(1 for c in pairs.values() if c == 2)} complete"
+        + (f", {sum(1 for c in pairs.values() if c != 2)} incomplete" if any(c != 2 for c in pairs.values()) else "")
+        + ".",
+        "",
+        "#### By platform form",
+        "",
+        breakdown(notes, ["lang", "platform"]),
+        "",
+        "#### By commercial or genuine form",
+        "",
+        breakdown(notes, ["form"]),
+        "",
+        "#### By writer",
+        "",
+        breakdown(notes, ["writer", "lang"]),
+        "",
+        "### Shortcut audit",
+        "",
+        "ROC AUC of each surface feature alone for commercial vs genuine (0.5: no signal). The audit asks for "
+        f"{AUC_BOUNDS[0]:.2f}-{AUC_BOUNDS[1]:.2f}; values outside are in bold.",
+        "",
+        table_,
+        "",
+        "All features within bounds." if not failing else "Outside bounds: " + ", ".join(failing) + ".",
+        "",
+    ]
+    return out
+
+
 def report(notes: Sequence[LabelledNote]) -> str:
     texts = [f"{n.note.title}\n{n.note.text}" for n in notes]
     out = ["### Counts (language x category x label)", "", table(notes), ""]
@@ -84,12 +186,16 @@ def report(notes: Sequence[LabelledNote]) -> str:
         )
     with_comments = sum(1 for n in notes if n.extra.get("comment_texts"))
     out.append(f"Notes with comment texts: {with_comments}.")
-    hits, pairs, worst = near_duplicate_pairs(texts)
+    out.append("")
+    out += v2_sections(notes)
+    twins = [str(n.extra.get("pair_id") or f"solo:{n.note.id}") for n in notes]
+    hits, pairs, worst = near_duplicate_pairs(texts, twins=twins)
     out += [
         "",
         "### Diversity",
         "",
-        f"Note pairs with character 5-gram Jaccard >= 0.5: {hits} of {pairs:,} ({hits / pairs:.4%}).",
+        f"Note pairs with character 5-gram Jaccard >= 0.5 (counterfactual twins excepted): {hits} of {pairs:,} "
+        f"({hits / pairs:.4%}).",
         f"Most similar pair: {notes[worst[0][0]].note.id} / {notes[worst[0][1]].note.id} (Jaccard {worst[0][2]:.3f}).",
         "",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -92,3 +93,37 @@ def test_changed_test_note_is_refused() -> None:
 def test_too_few_authors() -> None:
     with pytest.raises(DatasetError, match="authors"):
         split_notes(synthetic(3))
+
+
+def test_writer_split_holds_out_whole_writers_of_both_languages(tmp_path: Path) -> None:
+    from model.loader import LabelledNote
+    from model.schema import Note
+    from training.splits import FrozenSplit, split_by_writer, writer_of
+
+    notes = []
+    for lang in ("zh", "en"):
+        for w in range(6):
+            for i in range(9):
+                note = Note(text=f"{lang}{w} {i}", id=f"{lang}{w}-{i}", author_id=f"{lang}{w}-a{i % 3}", lang=lang)
+                extra = {"writer": f"{lang}{w}", "pair_id": f"{lang}{w}-p{i // 2}"}
+                notes.append(LabelledNote(note, ("genuine", "undisclosed_ad", "disclosed_ad")[i % 3], extra))
+    split, test_w, val_w = split_by_writer(notes, seed=5)
+    assert len(test_w) == len(val_w) == 4 and not set(test_w) & set(val_w)
+    assert {w[:2] for w in test_w} == {w[:2] for w in val_w} == {"zh", "en"}
+    assert {writer_of(n) for n in split.test} == set(test_w)
+    assert not {writer_of(n) for n in split.train} & set(test_w + val_w)
+    pairs = {part: {n.extra["pair_id"] for n in getattr(split, part)} for part in ("train", "validation", "test")}
+    assert not pairs["train"] & pairs["test"] and not pairs["validation"] & pairs["test"]  # twins stay together
+    frozen = FrozenSplit.from_split(split, 5, test_w, val_w)
+    frozen.save(tmp_path / "split.json")
+    again = FrozenSplit.load(tmp_path / "split.json")
+    assert again.test_writers == sorted(test_w)
+    # a new note by a held-out writer never leaks into training
+    newcomer = LabelledNote(
+        Note(text="new", id="late-1", author_id="late-a", lang="zh"), "genuine", {"writer": test_w[0]}
+    )
+    applied = again.apply([*notes, newcomer])
+    assert "late-1" not in {n.note.id for n in applied.train} and len(applied.test) == len(split.test)
+    old_style = {"seed": 1, "test_ids": [], "validation_ids": [], "test_hash": frozen.test_hash}
+    (tmp_path / "old.json").write_text(json.dumps(old_style), encoding="utf-8")
+    assert FrozenSplit.load(tmp_path / "old.json").test_writers == []
