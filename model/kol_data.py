@@ -80,4 +80,7 @@ def bundled_reference(data_dir: str | Path = BUNDLED_DATA) -> ReferenceDistribut
     except NotecheckError as exc:
         log.warning("bundled data unreadable, fixed engagement thresholds are used: %s", exc)
         return None
-    return reference_from_notes([n.note for n in loaded], profiles, source="bundled data")
+    # the reference describes authentic audiences: accounts the data card marks as buying engagement are left out
+    fake = {a for a, p in profiles.items() if p.account_type == "bought_engagement"}
+    authentic = [n.note for n in loaded if n.note.author_id not in fake]
+    return reference_from_notes(authentic, profiles, source="bundled data")

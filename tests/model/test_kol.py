@@ -231,7 +231,10 @@ def test_bundled_authors_get_the_findings_their_kind_calls_for(bundled_reports: 
         assert not r.engagement_flags, r.author_id  # real audiences
         assert r.grade.letter == "F"
     for r in by_kind["bought_engagement"]:
-        assert {"likes_per_exposure", "comments_per_like", "duplicate_comment_share"} <= set(r.engagement_flags)
+        # against a reference of authentic accounts (dataset v2 widened it: comments per like no longer stands
+        # out, comments per view does), bought engagement still shows three ways
+        assert {"likes_per_exposure", "duplicate_comment_share"} <= set(r.engagement_flags)
+        assert len(r.engagement_flags) >= 3, (r.author_id, r.engagement_flags)
         assert r.grade.letter == "F" and any(reason.startswith("Engagement looks bought") for reason in r.grade.reasons)
     for r in by_kind["ordinary"]:
         assert not [s for s in r.signals if s.flagged and s.severity == "strong"], r.author_id
@@ -254,3 +257,19 @@ def test_load_profiles_names_the_bad_line(tmp_path: Path) -> None:
     path.write_text('{"author_id": "a", "followers": 10}\n\n{"author_id": "b", "followers": -3}\n', encoding="utf-8")
     with pytest.raises(DatasetError, match=r"p\.jsonl:3: field 'followers'"):
         load_profiles(path)
+
+
+def test_the_bundled_reference_leaves_out_accounts_marked_as_buying_engagement() -> None:
+    from model.kol_data import reference_from_notes
+    from model.loader import load_notes
+
+    loaded, _ = load_notes(sorted((DATA / "notes").glob("*.jsonl")), require_label=False)
+    profiles = load_profiles(DATA / "profiles.jsonl")
+    fake = {a for a, p in profiles.items() if p.account_type == "bought_engagement"}
+    everyone = reference_from_notes([n.note for n in loaded], profiles, source="all")
+    authentic = reference_from_notes([n.note for n in loaded if n.note.author_id not in fake], profiles, source="a")
+    reference = bundled_reference()
+    assert fake and everyone is not None and authentic is not None and reference is not None
+    assert reference.n_authors == authentic.n_authors < everyone.n_authors
+    assert reference.quantiles["likes_per_exposure"] == authentic.quantiles["likes_per_exposure"]
+    assert reference.quantiles["likes_per_exposure"].p75 < everyone.quantiles["likes_per_exposure"].p75
