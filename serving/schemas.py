@@ -53,13 +53,23 @@ class DisclosurePublic(BaseModel):
     markers: list[MarkerPublic]
 
 
+class SignalEffectPublic(BaseModel):
+    """How much one signal group the note shows moved its P (log-odds, and P with vs without it)."""
+
+    feature: str
+    logit: float
+    p_delta: float
+
+
 class PredictionPublic(BaseModel):
     """One note's answer. Every key is always present: a note that could not be scored has `error` set and
     the score fields null; a scored note has `error` null."""
 
     id: str
     verdict: Verdict | None = None
-    p_commercial: float | None = None
+    p_commercial: float | None = None  # calibrated on the model and the note's rule signals together
+    p_model: float | None = None  # the model's own calibrated P, before the signals
+    signal_effects: list[SignalEffectPublic] | None = None  # which signals moved P, largest first
     action: Action | None = None
     disclosure: DisclosurePublic | None = None
     truncated: bool | None = None  # the model saw only the start of the note
@@ -73,6 +83,8 @@ class PredictionPublic(BaseModel):
             id=note_id,
             verdict=p.verdict,
             p_commercial=round(p.p_commercial, 6),
+            p_model=round(p.p_commercial if p.p_model is None else p.p_model, 6),
+            signal_effects=[SignalEffectPublic(**e.to_dict()) for e in p.signal_effects],
             action=p.action,
             disclosure=DisclosurePublic(
                 rating=d.rating,

@@ -322,3 +322,21 @@ async def test_the_real_tiny_model_through_the_default_loader(
         assert answer["p_commercial"] == pytest.approx(expected.p_commercial, abs=1e-5)
         assert (answer["verdict"], answer["n_tokens"]) == (expected.verdict, expected.n_tokens)
     assert info["max_length"] == 64 and info["base_model"] == "tiny-random-bert"
+
+
+async def test_predictions_say_which_signals_moved_them(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from model.combiner import Combiner
+
+    target = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, target)
+    clf = Classifier.from_pretrained(target)
+    clf.metadata.combiner = Combiner(bias=-0.5, model_weight=1.0, weights={"contact": 2.5, "price": 0.2}).to_dict()
+    notes = [{"id": "a", "text": "用了21天毛孔变小，评论区扣1私信发"}, {"id": "b", "text": "周末和妈妈去公园"}]
+    async with running(create_app(Settings(), classifier=clf)) as client:
+        r = await client.post("/v1/predict", json={"notes": notes})
+    a, b = r.json()["predictions"]
+    assert [e["feature"] for e in a["signal_effects"]] == ["contact"] and a["signal_effects"][0]["logit"] == 2.5
+    assert 0 < a["signal_effects"][0]["p_delta"] < 1 and a["p_commercial"] > a["p_model"]
+    assert b["signal_effects"] == [] and b["p_commercial"] < b["p_model"]  # the bias alone pulls it down
