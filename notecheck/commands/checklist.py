@@ -1,7 +1,7 @@
 """`notecheck checklist --model DIR`: behavioural tests (CheckList) grouped by capability, with pass rates.
 
-    notecheck checklist --model runs/default
-    notecheck checklist --model runs/default --json --out checklist.json
+notecheck checklist --model runs/default
+notecheck checklist --model runs/default --json --out checklist.json
 """
 
 from __future__ import annotations
