@@ -129,6 +129,7 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     ),
     _rule(f"{_HASH}恰饭", "weak"),
     _rule("(?:有|拿|赚|带)(?:点)?佣金", "weak"),  # a commission mentioned, not disclosed as an ad
+    _rule(r"\bi\s+(?:get|earn|make)\s+(?:a\s+)?(?:small\s+|tiny\s+|little\s+)?(?:cut|commission|kickback)\b", "weak"),
     _rule(r"@[^\s@#＃，,。！!？?]+\s+(?:kindly\s+)?sent\b|\b(?:brand|company|team)\s+sent\s+(?:me|us|over)\b", "weak"),
     _rule(r"\baffiliate\s+links?\b|\bin\s+(?:association|collaboration|partnership)\s+with\b", "weak"),
     _rule(
@@ -154,6 +155,7 @@ _FALSE_FRIENDS = _compile(
             )
             + "(?:了|到|完)?(?:同一|这|那|一)?(?:个|条|支|则|堆|些|几条)?广告",
             "(?:被|怕被|说我|说她|说他)(?:人)?(?:说)?(?:在|是)?(?:打|做|接)广告",
+            _any("游戏 手游 短剧 网课 贷款 保险 减肥药 页游 小游戏") + "广告",  # kinds of ads people see
             _any("全 都 满屏 一堆 好多 很多 太多 到处 讨厌 烦 恨") + "都?(?:是)?广告",
             "(?:做|干|搞)广告的|(?:以为|当成|当作|像|说是|不像)(?:是)?广告|广告(?:里|上)(?:说|的|面)",
             _any("团队 小组 分工 通力 互相 相互 校企 国际") + "合作",

@@ -36,6 +36,7 @@ MARKER_CASES: list[tuple[str, list[tuple[str, str]]]] = [
     ("theyre sponsoring this post but the bag is genuinely good", [("theyre sponsoring this", S)]),
     ("brand deal with Glowy, they paid for this post", [("they paid for this", S)]),
     ("团长有佣金，每袋我拿3块", [("有佣金", W)]),
+    ("link in my bio, i get a tiny cut", [("i get a tiny cut", W)]),
     ("@honeycombskin sent over their barrier balm and I like it", [("@honeycombskin sent", W)]),
     # strong, English
     ("Love this serum #ad", [("#ad", S)]),
@@ -89,6 +90,7 @@ FALSE_FRIENDS: list[str] = [
     "这周刷到同一条广告五次",
     "和同事合作完成了项目",
     "无利益相关，纯路人",
+    "刷个视频全是手游广告，烦死",
     "Every paid or gifted post says so in the first line or the title",
     "Q: How do I know what's paid? A: It says ad, sponsored, paid partnership or gifted at the top",
     "— 20% from gifted-then-paid long-term deals",
