@@ -69,7 +69,7 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     _rule(f"{_HASH}?广告", "strong"),
     _rule(_HASH + _any("品牌 商务 商业 官方 有偿 付费 置换") + "?(?:合作|赞助)", "strong"),
     _rule(_any("品牌 商务 商业 有偿 付费 置换 推广 官方 广告") + "合作", "strong"),
-    _rule("合作" + _any("推广 笔记 内容 发布 视频 广告"), "strong"),
+    _rule("合作" + _any("推广 笔记 内容 发布 视频 广告 邀约"), "strong"),
     _rule(_NOTE + "[^。！？!?\n不无没非未]{0,15}?(?:合作|赞助)", "strong"),  # 本篇为合作, 本期由…赞助
     _rule(  # 与X合作 closing a clause; 同X合作(咗) in Cantonese
         "(?:与|和|跟|同)[^\\s，,。！!？?、；;：:]{1,12}?合作(?=$|[^\u4e00-\u9fff]|啦|了|哦|呀|呢|的|咗|笔记|推广|视频)",
@@ -107,7 +107,7 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     _rule(r"\bsponsored(?:\s+by)?\b|\bfor\s+sponsoring\b", "strong"),
     _rule(r"\bpaid\s+(?:partnership(?:\s+with)?|promotion)\b", "strong"),
     _rule(
-        r"\bthis(?:\s+(?:post|video|note|review))?\s+is\s+(?:an?\s+)?(?:paid\s+)?(?:ad|advert|advertisement)\b",
+        r"\bthis(?:\s+(?:one|post|video|note|review))?\s+is\s+(?:an?\s+)?(?:paid\s+)?(?:ad|advert|advertisement)\b",
         "strong",
     ),
     _rule(r"\bgifted(?:\s+by)?\b", "strong"),
@@ -115,9 +115,14 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     _rule(r"\b(?:is|are|'s|'re|theyre|shes|hes)\s+sponsoring\s+(?:this|today's|my)\b", "strong"),
     _rule(r"\b(?:they|they've|they\s+have|the\s+brand|the\s+company)\s+paid\s+(?:me\s+)?for\s+this\b", "strong"),
     _rule(
-        r"\b(?:paying|paid)\s+me\s+(?:to\s+(?:post|show|share|write|review|feature|talk|try|mention)"
+        r"\b(?:paying|paid)\s+me\s+(?:(?:[\w£$€¥]+\s+){0,3}to\s+(?:post|show|share|write|review|feature|talk|try|mention|put)"
         r"|for\s+(?:this|the)\s+(?:post|note|video|review|course))\b"
         r"|\bbeing\s+paid\s+to\s+(?:post|write|share|show)\b",
+        "strong",
+    ),
+    _rule(r"\b(?:is|are|'s|'re)\s+paying\s+(?:me\s+)?for\s+this\s+(?:post|video|note|trip|stay|meal)\b", "strong"),
+    _rule(
+        r"\bthis\s+(?:trip|stay|meal|dinner|lunch|visit|weekend|holiday)\s+was\s+(?:hosted|paid\s+for|covered|comped)\s+by\b",
         "strong",
     ),
     _rule(r"\b(?:treat|consider)\s+this\s+(?:post\s+)?as\s+an?\s+ad\b", "strong"),
@@ -156,6 +161,7 @@ _FALSE_FRIENDS = _compile(
             + "(?:了|到|完)?(?:同一|这|那|一)?(?:个|条|支|则|堆|些|几条)?广告",
             "(?:被|怕被|说我|说她|说他)(?:人)?(?:说)?(?:在|是)?(?:打|做|接)广告",
             _any("游戏 手游 短剧 网课 贷款 保险 减肥药 页游 小游戏") + "广告",  # kinds of ads people see
+            '[「“"‘『]广告[」”"’』]',  # the word quoted: 标了「广告」的笔记
             _any("全 都 满屏 一堆 好多 很多 太多 到处 讨厌 烦 恨") + "都?(?:是)?广告",
             "(?:做|干|搞)广告的|(?:以为|当成|当作|像|说是|不像)(?:是)?广告|广告(?:里|上)(?:说|的|面)",
             _any("团队 小组 分工 通力 互相 相互 校企 国际") + "合作",
@@ -191,10 +197,12 @@ _FALSE_FRIENDS = _compile(
     ),
 )
 _CLAUSE_BREAK = re.compile(r"[。．.！!？?；;，,：:\n(（)）]")
+# Chinese negations bind to the words right after them (a space ends the clause: "第二天不红 这期是合作");
+# English ones reach over up to two words ("not sponsored", "nobody's paying me to").
 _NEGATION = re.compile(
-    r"(?:(?:不(?!错|少|同|过|仅|管|久|断|停)|非(?!常)|无(?!论|印)|没|未|唔|冇)\S{0,4}"
-    r"|\b(?:not|never|no|nobody|noone|non|without|nothing|isn'?t|wasn'?t|aren'?t|weren'?t|ain'?t)\b(?:[\s-]+[\w']+){0,2})"
-    r"[\s-]*$",
+    r"(?:(?:不(?!错|少|同|过|仅|管|久|断|停)|非(?!常)|无(?!论|印)|没|未|唔|冇)\S{0,4}|(?:不是|不算|并非|没有|唔系|冇)\s+"
+    r"|\b(?:not|never|no|nobody|noone|no\s+one|non|without|nothing|isn'?t|wasn'?t|aren'?t|weren'?t|ain'?t)"
+    r"(?:'s)?\b(?:[\s-]+[\w']+){0,2}[\s-]*)$",
     re.IGNORECASE,
 )
 # A hashtag right after a negation, or the object of "put/use/add", is mentioned, not used ("don't put #ad").
