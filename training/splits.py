@@ -181,7 +181,7 @@ def proportions(notes: Sequence[LabelledNote]) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m training.splits --by-writer data/notes --out data/splits.json`: freeze a writer split."""
+    """`python -m training.splits data/notes --out data/splits.json`: freeze a writer-held-out split."""
     import argparse
 
     from model.loader import load_notes
