@@ -56,8 +56,15 @@ def run(args: argparse.Namespace) -> int:
 
     samples, _ = load_notes(args.samples, require_label=False)
     predictions = model.predict([s.note for s in samples])
-    print(f"{'id':10s} {'verdict':15s} {'action':7s} {'P(comm.)':>8s}  disclosure  text")
+    print(f"{'id':10s} {'verdict':15s} {'moderator':15s} {'action':7s} {'P(comm.)':>8s}  disclosure  text")
+    agree = 0
     for sample, p in zip(samples, predictions, strict=True):
         text = (sample.note.title or sample.note.text).replace("\n", " ")[:40]
-        print(f"{p.id:10s} {p.verdict:15s} {p.action:7s} {p.p_commercial:8.3f}  {p.disclosure.rating:10s}  {text}")
+        moderator = str(sample.extra.get("moderator_verdict") or "-")
+        agree += moderator == p.verdict
+        line = f"{p.id:10s} {p.verdict:15s} {moderator:15s} {p.action:7s} {p.p_commercial:8.3f}"
+        print(f"{line}  {p.disclosure.rating:10s}  {text}")
+    judged = sum(1 for s in samples if s.extra.get("moderator_verdict"))
+    if judged:
+        print(f"\nagrees with the moderator on {agree} of {judged} samples")
     return 0
