@@ -115,17 +115,20 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     _rule(r"\b(?:is|are|'s|'re|theyre|shes|hes)\s+sponsoring\s+(?:this|today's|my)\b", "strong"),
     _rule(r"\b(?:they|they've|they\s+have|the\s+brand|the\s+company)\s+paid\s+(?:me\s+)?for\s+this\b", "strong"),
     _rule(
-        r"\b(?:paying|paid)\s+me\s+(?:(?:[\w£$€¥]+\s+){0,3}to\s+(?:post|show|share|write|review|feature|talk|try|mention|put)"
+        r"\b(?:paying|paid)\s+me\s+(?:(?:[\w£$€¥]+\s+){0,3}to\s+(?:post|show|share|write|review|feature|talk|try|mention|put|say)"
         r"|for\s+(?:this|the)\s+(?:post|note|video|review|course))\b"
         r"|\bbeing\s+paid\s+to\s+(?:post|write|share|show)\b",
         "strong",
     ),
-    _rule(r"\b(?:is|are|'s|'re)\s+paying\s+(?:me\s+)?for\s+this\s+(?:post|video|note|trip|stay|meal)\b", "strong"),
+    _rule(r"\b(?:is|are|'s|'re)\s+paying\s+(?:me\s+)?for\s+this\b", "strong"),
+    _rule(r"\b(?!I\b)[\w']+\s+paid\s+for\s+this\s+(?:post|comparison|review|video|note|one)\b", "strong"),
+    _rule(r"\b(?:paid\s+)?brand\s+partnership\s+with\b|\bpaid\s+brand\s+partnership\b", "strong"),
+    _rule(r"\bpaid\s+(?:[\w-]+\s+)?(?:ambassador|partner|rep)\b", "strong"),
     _rule(
         r"\bthis\s+(?:trip|stay|meal|dinner|lunch|visit|weekend|holiday)\s+was\s+(?:hosted|paid\s+for|covered|comped)\s+by\b",
         "strong",
     ),
-    _rule(r"\b(?:treat|consider)\s+this\s+(?:post\s+)?as\s+an?\s+ad\b", "strong"),
+    _rule(r"\b(?:treat|consider|read)\s+this\s+(?:post\s+)?as\s+an?\s+ad\b", "strong"),
     _rule(r"\bpr\s+(?:products?|packages?|samples?|gifts?|box(?:es)?|haul|items?)\b", "strong"),
     # weak
     _rule(
@@ -135,10 +138,17 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     _rule(f"{_HASH}恰饭", "weak"),
     _rule("(?:有|拿|赚|带)(?:点)?佣金", "weak"),  # a commission mentioned, not disclosed as an ad
     _rule(r"\bi\s+(?:get|earn|make)\s+(?:a\s+)?(?:small\s+|tiny\s+|little\s+)?(?:cut|commission|kickback)\b", "weak"),
-    _rule(r"@[^\s@#＃，,。！!？?]+\s+(?:kindly\s+)?sent\b|\b(?:brand|company|team)\s+sent\s+(?:me|us|over)\b", "weak"),
+    _rule(
+        r"\bpays?\s+me\s+a\s+(?:small\s+)?commission\b|\bi\s+(?:earn|make\s+money|get\s+paid)\s+(?:from|off|on|if|a\s+little)\b",
+        "weak",
+    ),
+    _rule(
+        r"@[^\s@#＃，,。！!？?]+\s+(?:kindly\s+|just\s+)?sent\b|\b(?:brand|company|team)\s+sent\s+(?:me|us|over)\b",
+        "weak",
+    ),
     _rule(r"\baffiliate\s+links?\b|\bin\s+(?:association|collaboration|partnership)\s+with\b", "weak"),
     _rule(
-        r"(?:\bthanks|\bthank\s+you|\bthx|感谢|谢谢|多谢)(?:\s+so\s+much)?(?:\s+to)?\s*@[^\s@#＃，,。！!？?]+",
+        r"(?:\bthanks|\bthank\s+you|\bthank\s+u|\bty|\btysm|\bthx|感谢|谢谢|多谢)(?:\s+so\s+much)?(?:\s+to)?\s*@[^\s@#＃，,。！!？?]+",
         "weak",
     ),
 )
@@ -162,6 +172,8 @@ _FALSE_FRIENDS = _compile(
             "(?:被|怕被|说我|说她|说他)(?:人)?(?:说)?(?:在|是)?(?:打|做|接)广告",
             _any("游戏 手游 短剧 网课 贷款 保险 减肥药 页游 小游戏") + "广告",  # kinds of ads people see
             '[「“"‘『]广告[」”"’』]',  # the word quoted: 标了「广告」的笔记
+            "《[^》\n]{0,20}广告[^》\n]{0,20}》|广告法",  # a law's name: 《医疗广告管理办法》
+            r"\bnone\s+of\s+(?:this|these|it|them)\s+(?:is|are|was|were)\s+(?:sponsored|an?\s+ad|gifted|paid)\b",
             _any("全 都 满屏 一堆 好多 很多 太多 到处 讨厌 烦 恨") + "都?(?:是)?广告",
             "(?:做|干|搞)广告的|(?:以为|当成|当作|像|说是|不像)(?:是)?广告|广告(?:里|上)(?:说|的|面)",
             _any("团队 小组 分工 通力 互相 相互 校企 国际") + "合作",
