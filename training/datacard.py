@@ -156,6 +156,12 @@ def v2_sections(notes: Sequence[LabelledNote]) -> list[str]:
         "",
         breakdown(notes, ["writer", "lang"]),
         "",
+        "<details><summary>By writer x language x form</summary>",
+        "",
+        breakdown(notes, ["writer", "lang", "form"]),
+        "",
+        "</details>",
+        "",
         "### Shortcut audit",
         "",
         "ROC AUC of each surface feature alone for commercial vs genuine (0.5: no signal). The audit asks for "

@@ -149,6 +149,7 @@ def evaluate(classifier: Classifier, notes: Sequence[LabelledNote]) -> dict[str,
             "base_model": meta.base_model,
             "max_length": int(meta.max_length),
             "temperature": float(meta.temperature),
+            "combiner": dict(meta.combiner),
         },
         "curves": {
             "ids": [n.note.id for n in notes],

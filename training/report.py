@@ -25,14 +25,15 @@ HEADLINE: tuple[Row, ...] = (
 )
 
 ACTIONS_TEXT = (
-    "- **flag**: P(commercial) >= flag. Chosen on validation as the lowest threshold with precision >= the "
-    "target (0.95 by default): flagged notes can be acted on directly.\n"
+    "- **flag**: P(commercial) >= flag. Chosen on validation as the lowest threshold whose precision reaches "
+    "the target (0.95 by default) by its one-sided 95% lower confidence bound, never below the verdict "
+    "boundary: flagged notes can be acted on directly.\n"
     "- **review**: flag > P(commercial) >= review. Chosen on validation as the highest threshold with "
     "recall >= the target (0.90 by default): a moderator looks at these.\n"
     "- **allow**: P(commercial) < review.\n"
-    "- A note with a *clear* disclosure is always **allow** whatever its score: a disclosed ad breaks no rule "
-    "(`model/classifier.py::decide`). The table above counts thresholds only; the line below it counts the "
-    "actions `predict` actually takes."
+    "- A note with a *clear* disclosure is a `disclosed_ad` and always **allow** whatever its score: a disclosed "
+    "ad breaks no rule (`model/classifier.py::decide`). The table above counts thresholds only; the line below "
+    "it counts the actions `predict` actually takes."
 )
 
 
@@ -124,6 +125,19 @@ def _image(name: str, plots: Sequence[str], alt: str) -> str:
     return f"\n\n![{alt}]({name})" if name in plots else ""
 
 
+def _combiner(model: dict[str, Any]) -> str:
+    weights = model.get("combiner") or {}
+    if not weights:
+        return "No signal combiner: P(commercial) is the model's calibrated score alone."
+    rows = [["model score (calibrated log-odds)", weights["model_weight"]], ["bias", weights["bias"]]]
+    rows += [[name, value] for name, value in sorted(weights["weights"].items(), key=lambda kv: -abs(kv[1]))]
+    return (
+        "P(commercial) = sigmoid(bias + w_model x model log-odds + sum of the weights of the signal groups the "
+        "note shows), a logistic regression fitted on the validation notes (`model/combiner.py`). Each "
+        "prediction lists the signals that moved it (`signal_effects`).\n\n" + table(["term", "weight"], rows)
+    )
+
+
 def render_markdown(
     result: dict[str, Any], title: str = "", baseline: dict[str, Any] | None = None, plots: Sequence[str] = ()
 ) -> str:
@@ -148,6 +162,7 @@ def render_markdown(
         f"class) on these notes: {s['ece_before']:.3f} before (T = 1), {s['ece_after']:.3f} after. "
         "Temperature changes no ranking, so AUCs are unaffected."
         + _image("reliability.png", plots, "Reliability diagram before and after calibration"),
+        "## Signals and the model\n\n" + _combiner(m),
         "## Thresholds and moderation actions\n\n" + _actions(s) + "\n\n" + ACTIONS_TEXT,
         "## Verdicts\n\n" + _verdicts(s) + _image("confusion.png", plots, "Confusion matrix"),
         "## Ranking\n\n"

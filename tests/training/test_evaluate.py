@@ -219,3 +219,17 @@ def test_evaluate_uses_model_metadata(tiny_model_dir: Path) -> None:
     result = evaluate(Classifier.from_pretrained(tiny_model_dir), labelled())
     assert result["model"]["version"] == meta.version
     assert result["summary"]["temperature"] == meta.temperature
+
+
+def test_report_shows_the_combiner_and_evaluate_uses_it(classifier: Classifier, tmp_path: Path) -> None:
+    from model.combiner import Combiner
+
+    plain = write_report(evaluate(classifier, labelled()), tmp_path / "plain")[1].read_text(encoding="utf-8")
+    assert "No signal combiner" in plain
+    meta = copy.deepcopy(classifier.metadata)
+    meta.combiner = Combiner(bias=-2.0, model_weight=0.5, weights={"contact": 4.0, "code": 1.5}).to_dict()
+    combined = Classifier(classifier.scorer, meta)
+    result = evaluate(combined, labelled())
+    assert result["curves"]["p_commercial"] == [p.p_commercial for p in combined.predict([n.note for n in labelled()])]
+    report = write_report(result, tmp_path / "combined")[1].read_text(encoding="utf-8")
+    assert "## Signals and the model" in report and "| contact | 4.000 |" in report
