@@ -257,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base-model", default="multilingual-e5-small")
     parser.add_argument("--recipes", nargs="+", default=[r for r in RECIPES if r != "wise_ft"], choices=list(RECIPES))
     parser.add_argument("--out", default=str(RESULTS_DIR / "generalization.json"))
+    parser.add_argument("--model", help="ignored: this benchmark trains its own models (accepted for make bench)")
     args = parser.parse_args(argv)
     setup_logging()
     from training.pipeline import data_files, load_training_notes
