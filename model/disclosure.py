@@ -55,6 +55,13 @@ _EN_PEOPLE = r"(?:my|our)\s+" + _any(
 )
 
 
+#: who may pay for a post without it being a paid post: the writer, family, nobody
+_PAYERS = (
+    r"(?:I|we|you|he|she|nobody|noone|someone|who|mum|mom|dad|husband|wife|partner|boyfriend|girlfriend|parents"
+    r"|family|friend|sister|brother|grandma|grandad)"
+)
+
+
 def _compile(source: str) -> re.Pattern[str]:
     """Compile with `\\b` as an ASCII word boundary, so "gifted给我的" still ends the word "gifted"."""
     return re.compile(source.replace(r"\b", _ASCII_BOUNDARY), _FLAGS)
@@ -69,13 +76,13 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     _rule(f"{_HASH}?广告", "strong"),
     _rule(_HASH + _any("品牌 商务 商业 官方 有偿 付费 置换") + "?(?:合作|赞助)", "strong"),
     _rule(_any("品牌 商务 商业 有偿 付费 置换 推广 官方 广告") + "合作", "strong"),
-    _rule("合作" + _any("推广 笔记 内容 发布 视频 广告 邀约"), "strong"),
+    _rule("合作" + _any("推广 笔记 内容 发布 视频 广告"), "strong"),
     _rule(_NOTE + "[^。！？!?\n不无没非未]{0,15}?(?:合作|赞助)", "strong"),  # 本篇为合作, 本期由…赞助
     _rule(  # 与X合作 closing a clause; 同X合作(咗) in Cantonese
-        "(?:与|和|跟|同)[^\\s，,。！!？?、；;：:]{1,12}?合作(?=$|[^\u4e00-\u9fff]|啦|了|哦|呀|呢|的|咗|笔记|推广|视频)",
+        "(?:与|和|跟|同(?!学|事|伴|行|时|样|一|款))[^\\s，,。！!？?、；;：:]{1,12}?合作(?=$|[^\u4e00-\u9fff]|啦|了|哦|呀|呢|的|咗|笔记|推广|视频)",
         "strong",
     ),
-    _rule("利益相关", "strong"),  # the Chinese conflict-of-interest statement: 利益相关：我在X上班
+    _rule("利益相关(?![方者人])", "strong"),  # the Chinese conflict-of-interest statement: 利益相关：我在X上班
     _rule(f"感谢{_STOP}{{0,20}}?赞助(?!商)", "strong"),
     # this stay / this batch was sponsored: 本次入住由…赞助, 由「X」品牌赞助, 这一批是品牌赞助的
     _rule(_any("本次 这次 此次") + "[^。！？!?\n不无没非未]{0,20}?由[^。！？!?\n]{1,20}?赞助(?!商)", "strong"),
@@ -113,19 +120,24 @@ _RULES: tuple[tuple[re.Pattern[str], Strength], ...] = (
     _rule(r"\bgifted(?:\s+by)?\b", "strong"),
     # plain-language statements: "X is sponsoring this post", "they're paying me to…", "treat this as an ad"
     _rule(r"\b(?:is|are|'s|'re|theyre|shes|hes)\s+sponsoring\s+(?:this|today's|my)\b", "strong"),
-    _rule(r"\b(?:they|they've|they\s+have|the\s+brand|the\s+company)\s+paid\s+(?:me\s+)?for\s+this\b", "strong"),
+    _rule(
+        r"\b(?:they|they've|they\s+have|the\s+brand|the\s+company)\s+paid\s+(?:me\s+)?for\s+this\s+"
+        r"(?:post|video|note|review|content)(?![\w-])",
+        "strong",
+    ),
     _rule(
         r"\b(?:paying|paid)\s+me\s+(?:(?:[\w£$€¥]+\s+){0,3}to\s+(?:post|show|share|write|review|feature|talk|try|mention|put|say)"
         r"|for\s+(?:this|the)\s+(?:post|note|video|review|course))\b"
         r"|\bbeing\s+paid\s+to\s+(?:post|write|share|show)\b",
         "strong",
     ),
-    _rule(r"\b(?:is|are|'s|'re)\s+paying\s+(?:me\s+)?for\s+this\b", "strong"),
-    _rule(r"\b(?!I\b)[\w']+\s+paid\s+for\s+this\s+(?:post|comparison|review|video|note|one)\b", "strong"),
+    _rule(r"\b(?:is|are|'s|'re)\s+paying\s+(?:me\s+)?for\s+this\s+(?:post|video|note|review|one)(?![\w-])", "strong"),
+    _rule(rf"\b(?!{_PAYERS}\b)[\w']+\s+paid\s+for\s+this\s+(?:post|comparison|review|video|note)(?![\w-])", "strong"),
     _rule(r"\b(?:paid\s+)?brand\s+partnership\s+with\b|\bpaid\s+brand\s+partnership\b", "strong"),
-    _rule(r"\bpaid\s+(?:[\w-]+\s+)?(?:ambassador|partner|rep)\b", "strong"),
+    _rule(r"\bpaid\s+(?:brand\s+)?(?:ambassador|rep)\b|\bpaid\s+(?-i:[A-Z][\w-]*)\s+ambassador\b", "strong"),
     _rule(
-        r"\bthis\s+(?:trip|stay|meal|dinner|lunch|visit|weekend|holiday)\s+was\s+(?:hosted|paid\s+for|covered|comped)\s+by\b",
+        r"\bthis\s+(?:trip|stay|meal|dinner|lunch|visit|weekend|holiday)\s+was\s+(?:hosted|paid\s+for|covered|comped)\s+by\b"
+        r"(?!\s+(?:my|our|his|her|their|me|us|travel\s+insurance|insurance|work|the\s+insurance)\b)",
         "strong",
     ),
     _rule(r"\b(?:treat|consider|read)\s+this\s+(?:post\s+)?as\s+an?\s+ad\b", "strong"),
@@ -179,7 +191,7 @@ _FALSE_FRIENDS = _compile(
             _any("团队 小组 分工 通力 互相 相互 校企 国际") + "合作",
             "合作" + _any("愉快 伙伴 社 医院 店 门店 商家 渠道 款 方式 精神 关系 能力"),
             # a contact line ("商务合作请私信", "合作📮…") invites deals; it does not disclose one
-            r"(?<![#＃])(?:商务|品牌|广告)?合作\s*[:：]?\s*"
+            r"(?<![#＃])(?:商务|品牌|广告)?合作(?:邀约)?\s*[:：]?\s*"
             + _any("请 可 欢迎 联系 私信 私 找 加 戳 咨询 敬请 📮 ✉ 📧 vx v信 微信 wx 邮箱 email [\\w.]+@"),
             f"(?:与|和|跟|同){_ZH_PEOPLE}[^，,。！!？?\n]{{0,6}}?合作",
             _any("学校 运动会 校运会 比赛 活动 晚会 社团 校园") + "[^，,。！!？?\n]{0,8}赞助|拉赞助",
@@ -201,8 +213,10 @@ _FALSE_FRIENDS = _compile(
             # talking about one's ad practice, not disclosing this note: "every paid or gifted post says so",
             # "it says ad, sponsored or gifted at the top", an income breakdown "品牌合作：约70%", "会不会接广告"
             r"\bgifted[\s-]+then\b|\bpaid\s+or\s+gifted\b|\bgifted\s+or\s+paid\b",
-            r"\b(?:says?|reads?|labell?ed|marked|tagged)\s+(?:as\s+)?"
-            r"(?:[\"'“]?(?:#?ad|sponsored|paid\s+partnership|gifted)[\"'”]?(?:\s*,\s*|\s+or\s+|\s+and\s+)?){1,4}",
+            r"\b(?:says?|reads?|labell?ed|marked|tagged)\s+(?:as\s+)?"  # a list of the words, not one tag
+            r"(?:[\"'“]?(?:#?ad|sponsored|paid\s+partnership|gifted)[\"'”]?\s*,\s*){0,3}"
+            r"[\"'“]?(?:#?ad|sponsored|paid\s+partnership|gifted)[\"'”]?,?\s+or\s+"
+            r"[\"'“]?(?:#?ad|sponsored|paid\s+partnership|gifted)\b",
             r"(?:品牌|商务|广告)*合作\s*[:：]\s*(?:约|大约|占)?\s*\d+(?:\.\d+)?\s*[%％]",
             "(?:会不会|要不要|接不接|会|不)接[^，,。！!？?\n]{0,10}?的?广告",
         )

@@ -82,22 +82,22 @@ _ZH_RUSH = (
 )
 _EN_RUSH = r"grab\s+(?:it|yours|one|them)|don'?t\s+miss(?:\s+out)?|hurry|act\s+now|buy\s+(?:it\s+)?now|shop\s+now"
 _STOREFRONT = (
-    r"橱窗|小黄车|(?:点|戳)(?:我)?头像|头像(?:进|里有)|"
-    r"(?<![A-Za-z])(?:LTK|liketoknow\.it|shopmy)(?![A-Za-z])|(?:amazon\s+)?storefront|amazon\s+(?:shop|page|finds?\s+page)"
+    r"橱窗(?:有|里有|链接|同款|见|已挂|挂了|下单)|小黄车|(?:点|戳)(?:我)?头像|头像(?:进|里有)|"
+    r"(?<![A-Za-z])(?:LTK|liketoknow\.it|shopmy)(?![A-Za-z])|(?:my|amazon)\s+storefront|amazon\s+(?:shop|page|finds?\s+page)"
 )
 _PRIVATE_CHANNEL = (
-    r"(?:加|➕|\+)\s*(?:vx|wx|v|微|薇|威|卫)(?![A-Za-z])|(?<![A-Za-z])(?:vx|wx)(?![A-Za-z])|威信|薇信|卫星号|绿泡泡|"
+    r"(?:加|➕|\+)\s*(?:vx|wx|v|薇|威|卫)(?![A-Za-z辣化信])|(?<![A-Za-z])(?:vx|wx)(?![A-Za-z])|威信|薇信|卫星号|绿泡泡|"
     r"[vV]信|微信号|加微信|私聊|私发|找我(?:拿|买|下单|订|报名)|滴我"
 )
 _REFERRAL = r"referral\s+(?:code|link)|invite\s+(?:code|link)|refer\s+a\s+friend|sign[\s-]?up\s+bonus|推荐码|邀请链接"
-_GROUP_BUY = r"开团|团购|拼团|接龙|团长|成团|跟团价"
+_GROUP_BUY = r"开团|拼团|跟团价|团购价|(?<!成语)(?<!词语)接龙(?!游戏)"
 _EN_COMMENT = (
-    r"comment\s+[\"“'‘]?[A-Za-z]+[\"”'’]?\s+(?:below\s+)?(?:and|for|to|if)|"
-    r"(?:drop|type|leave)\s+(?:a\s+)?[\"“'‘]?[A-Za-z🔥❤️]+[\"”'’]?\s+(?:below|in\s+the\s+comments)"
+    r"comment\s+(?:[\"“'‘][^\"”'’\n]{1,15}[\"”'’]|(?-i:[A-Z]{2,}))\s*(?:below\s+)?(?:and|for|to|if)?|"
+    r"(?:drop|type|leave)\s+(?:a\s+)?(?:[\"“'‘][^\"”'’\n]{1,15}[\"”'’]|(?-i:[A-Z]{2,})|🔥|❤️)\s+(?:below|in\s+the\s+comments)"
 )
 _GIVEAWAY = (
-    r"抽奖|转发抽|评论抽|抽\s*\d+\s*(?:个|位|名)|送出\s*\d+\s*(?:份|个|套|台)|"
-    r"(?<![A-Za-z])(?:giveaway|enter\s+to\s+win|to\s+enter|win\s+(?:a|one|this|these))(?![A-Za-z])"
+    r"(?<!年会)抽奖|转发抽|评论抽|抽\s*\d+\s*(?:个|位|名)|送出\s*\d+\s*(?:份|个|套|台)|"
+    r"(?<![A-Za-z])(?:giveaway|give-away|enter\s+to\s+win|chance\s+to\s+win|to\s+enter\s*[:：])(?![A-Za-z])"
 )
 _EN_SCARCE = r"limited[\s-]+(?:time|offer|stock|edition)|today\s+only|while\s+(?:stocks?|supplies)\s+last"
 

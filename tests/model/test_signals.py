@@ -111,7 +111,7 @@ def test_to_dict_round_trips() -> None:
     ("text", "expected"),
     [
         ("加vx: abc123 拿货", [("funnel", "private channel", "加vx")]),
-        ("橱窗有同款，点头像进", [("funnel", "storefront", "橱窗"), ("funnel", "storefront", "点头像")]),
+        ("橱窗有同款，点头像进", [("funnel", "storefront", "橱窗有"), ("funnel", "storefront", "点头像")]),
         ("everything is on my LTK", [("funnel", "storefront", "LTK")]),
         (
             "Use my referral code JEN20",
@@ -125,6 +125,13 @@ def test_to_dict_round_trips() -> None:
             [("giveaway", "giveaway", "GIVEAWAY"), ("giveaway", "giveaway", "enter to win")],
         ),
         ("微信支付很方便，威海的海鲜很好吃", []),
+        # ordinary words that look like funnels or giveaways
+        ("Leave a comment below and tell me, comment below if you agree", []),
+        ("waited an hour to enter the museum, hope Arsenal win this weekend", []),
+        ("the bakery's storefront was so cute，商场橱窗里的圣诞树", []),
+        ("麻辣烫加微辣，再加威化饼干", []),
+        ("美团团购套餐，成团夜，团长带我们爬山，玩成语接龙", []),
+        ("年会抽奖抽中了一个保温杯", []),
     ],
 )
 def test_new_funnels_and_giveaways(text: str, expected: list[tuple[str, str, str]]) -> None:
