@@ -33,7 +33,7 @@ from model.loader import LabelledNote  # noqa: E402
 from model.schema import VERDICTS, is_commercial  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
 from training.crosswriter import Fold, make_folds  # noqa: E402
-from training.splits import Split  # noqa: E402
+from training.splits import Split, content_hash  # noqa: E402
 
 log = logging.getLogger("benchmarks.generalization")
 
@@ -284,7 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_in=args.in_notes,
     )
     keys = ("folds", "train_notes", "validation_notes", "in_notes", "steps", "max_length", "batch_size", "base_model")
-    settings = {k: getattr(args, k) for k in keys}
+    settings: dict[str, Any] = {k: getattr(args, k) for k in keys}
+    # results are reused only for the same notes, the same held-out writers and the same rules
+    settings["data_hash"] = content_hash(notes)[:16]
+    settings["excluded"] = sorted(exclude)
+    settings["code"] = rules_fingerprint()
     out = Path(args.out)
     results = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
     if results.get("settings") != settings:
@@ -306,6 +310,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out.with_suffix(".md")).write_text(table + "\n", encoding="utf-8")
     print(table)  # a benchmark's output is its table
     return 0
+
+
+def rules_fingerprint() -> str:
+    """A hash of the files that decide verdicts besides the model: changing the rules invalidates results."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    files = ("model/disclosure.py", "model/signals.py", "model/combiner.py", "model/classifier.py")
+    return hashlib.sha256(b"".join((root / f).read_bytes() for f in files)).hexdigest()[:16]
 
 
 def frozen_test_writers(notes: Sequence[LabelledNote], split_file: str) -> list[str]:

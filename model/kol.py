@@ -92,7 +92,7 @@ class KolReport:
     signals_from: str
     rules: PlatformRules
     mean_exposure: float | None = None  # average exposure of all the author's notes (reach), None if unknown
-    under_review: tuple[str, ...] = ()  # undisclosed or doubtful notes not confident enough to cost credit
+    under_review: tuple[str, ...] = ()  # undisclosed verdicts not confident enough (not flagged) to cost credit
 
     @property
     def notes_scored(self) -> int:
@@ -219,7 +219,7 @@ def build_report(
         confident = p.action == "flag" and p.p_commercial >= rules.private_order_min_p
         if p.verdict == "undisclosed_ad" and confident:
             private_orders.append(note_id)
-        elif p.verdict == "undisclosed_ad" or p.action == "review":
+        elif p.verdict == "undisclosed_ad":
             under_review.append(note_id)
     interval = wilson_interval(verdicts["undisclosed_ad"], len(notes), rules.z)
     credit = credit_score(private_orders, rules)

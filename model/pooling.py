@@ -72,9 +72,13 @@ def load_sequence_classifier(path: str | Path, pooling: str | None = None, **kwa
     """Load a sequence classifier from `path`: mean pooling when asked for (`pooling="mean"`) or recorded in
     its config, for BERT models; otherwise transformers' own class for the architecture."""
     config = AutoConfig.from_pretrained(path, **{k: v for k, v in kwargs.items() if k in ("num_labels",)})
-    wanted = pooling or getattr(config, POOLING_KEY, "cls")
+    recorded = getattr(config, POOLING_KEY, None)
+    wanted = pooling or recorded or "cls"
     if wanted not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got '{wanted}'")
+    if recorded and pooling and pooling != recorded:
+        # loading a mean-pooled classifier with a [CLS] head would start from a random pooler without a word
+        raise ValueError(f"{path} was trained with {recorded} pooling; asked for {pooling}")
     if wanted == "mean" and supports_mean_pooling(config):
         return BertMeanPoolForSequenceClassification.from_pretrained(path, **kwargs)
     return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)

@@ -48,6 +48,8 @@ def writer_groups(
 
     The order is a seeded hash of the writer names: deterministic, and not chosen by looking at results.
     """
+    if k < 3:
+        raise DatasetError("folds", None, None, f"need at least 3 writer groups (test, validation, train), got {k}")
     langs = {w: lang for w, lang in writer_langs(notes).items() if w not in set(exclude)}
     groups: list[list[str]] = [[] for _ in range(k)]
     slot = 0
@@ -124,13 +126,16 @@ def _sample(notes: list[LabelledNote], limit: int, rng: random.Random) -> list[L
     return sorted(rng.sample(notes, limit), key=lambda n: str(n.note.id))
 
 
-def summarise(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, dict[str, float]]:
+def summarise(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, dict[str, float | None]]:
     """Mean of each metric per (recipe, where) over folds: {"recipe|where": {metric: mean}}."""
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         grouped[f"{row['recipe']}|{row['where']}"].append(row)
-    out = {}
+    out: dict[str, dict[str, float | None]] = {}
     for key, items in grouped.items():
-        out[key] = {m: sum(float(r[m]) for r in items if r.get(m) is not None) / len(items) for m in metrics}
+        out[key] = {}
+        for m in metrics:
+            values = [float(r[m]) for r in items if r.get(m) is not None]
+            out[key][m] = sum(values) / len(values) if values else None
         out[key]["folds"] = len(items)
     return out

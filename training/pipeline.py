@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from model.base_model import ensure_base_model
 from model.classifier import Classifier, calibrated, margins
 from model.errors import DatasetError
@@ -63,17 +65,35 @@ def load_training_notes(config: TrainConfig) -> list[LabelledNote]:
 
 
 def make_split(notes: list[LabelledNote], config: TrainConfig) -> Split:
-    """Apply the frozen split when it exists; otherwise make one and freeze it."""
+    """Apply the frozen split when it exists; otherwise make one and freeze it: whole writers held out when the
+    notes say who wrote them (`writer`), authors otherwise."""
     path = Path(config.split_file) if config.split_file else None
     if path and path.is_file():
         log.info("using the frozen split in %s", path)
         return FrozenSplit.load(path).apply(notes)
-    split = split_notes(notes, seed=config.seed)
+    if has_writers(notes):
+        from training.splits import split_by_writer
+
+        split, test_w, val_w = split_by_writer(notes, seed=config.seed)
+    else:
+        split, test_w, val_w = split_notes(notes, seed=config.seed), [], []
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        FrozenSplit.from_split(split, config.seed).save(path)
+        FrozenSplit.from_split(split, config.seed, test_w, val_w).save(path)
         log.info("froze the split in %s (test hash %s)", path, content_hash(split.test)[:12])
     return split
+
+
+def has_writers(notes: list[LabelledNote], per_lang: int = 5) -> bool:
+    """Whether the notes name enough writers per language to hold out whole writers (2 test + 2 validation
+    per language, and some left to train on)."""
+    from training.splits import writer_of
+
+    writers: dict[str, set[str]] = {}
+    for n in notes:
+        if n.extra.get("writer"):
+            writers.setdefault(str(n.note.lang), set()).add(writer_of(n))
+    return bool(writers) and all(len(w) >= per_lang for w in writers.values())
 
 
 def git_revision() -> str:
@@ -169,8 +189,16 @@ def fit_decision(classifier: Classifier, validation: list[LabelledNote], config:
         combiner = fit_combiner(val_margin, val_features, val_labels)
         meta.combiner = combiner.to_dict() if combiner else {}
         val_probs = combiner.probability(val_margin, val_features) if combiner else val_probs
+    # a clearly disclosed note is always allowed (`decide`), so thresholds are chosen on the others: their
+    # commercial notes are the undisclosed ads the flag and review actions act on
+    from model.disclosure import rate
+
+    open_notes = np.array([rate(n.note.text, n.note.title).rating != "clear" for n in validation], dtype=bool)
     meta.thresholds = choose_thresholds(
-        val_probs, val_labels, flag_precision=config.flag_precision, review_recall=config.review_recall
+        np.asarray(val_probs)[open_notes],
+        val_labels[open_notes],
+        flag_precision=config.flag_precision,
+        review_recall=config.review_recall,
     )
 
 

@@ -28,7 +28,7 @@ PROBE_CS = (0.03, 0.1, 0.3, 1.0, 3.0)
 
 #: frozen-encoder embeddings already computed in this process, by (encoder, max_length, text): the probe
 #: always reads an untouched base encoder, so cross-validation folds can share them
-_FROZEN: dict[tuple[str, int, str], np.ndarray] = {}
+_FROZEN: dict[tuple[str, int, bool, str], np.ndarray] = {}
 
 
 def embed(scorer: TransformerScorer, texts: Sequence[str], bf16: bool = False, progress: bool = True) -> np.ndarray:
@@ -39,11 +39,12 @@ def embed(scorer: TransformerScorer, texts: Sequence[str], bf16: bool = False, p
     enc = scorer.encode(texts)
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     model.eval()
+    device = next(model.parameters()).device
     batches = list(length_batches([len(s) for s in enc.ids], scorer.batch_size, scorer.max_tokens))
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for batch in tqdm(batches, desc="embed", unit="batch", disable=not progress, dynamic_ncols=True):
-            inputs = scorer.collate([enc.ids[i] for i in batch])
-            out[batch] = model.embed(inputs["input_ids"], inputs["attention_mask"]).float().numpy()
+            inputs = {k: v.to(device) for k, v in scorer.collate([enc.ids[i] for i in batch]).items()}
+            out[batch] = model.embed(inputs["input_ids"], inputs["attention_mask"]).float().cpu().numpy()
     return out
 
 
@@ -51,10 +52,10 @@ def embed_notes(scorer: TransformerScorer, notes: Sequence[LabelledNote], bf16: 
     """Frozen embeddings of notes (the scorer's model must be the untouched base encoder), cached per process."""
     source = str(getattr(scorer.model.config, "_name_or_path", ""))
     texts = [model_input(n.note) for n in notes]
-    keys = [(source, scorer.max_length, t) for t in texts]
+    keys = [(source, scorer.max_length, bf16, t) for t in texts]
     todo = list(dict.fromkeys(k for k in keys if k not in _FROZEN))
     if todo:
-        for key, vector in zip(todo, embed(scorer, [k[2] for k in todo], bf16=bf16), strict=True):
+        for key, vector in zip(todo, embed(scorer, [k[3] for k in todo], bf16=bf16), strict=True):
             _FROZEN[key] = vector
     return np.stack([_FROZEN[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
 

@@ -160,7 +160,8 @@ def render_markdown(
         f"Temperature scaling fitted on the validation split: T = {m['temperature']:.3f}. "
         f"ECE ({s['ece_bins']} equal-width bins, {s['ece_form']} form: confidence = P of the predicted "
         f"class) on these notes: {s['ece_before']:.3f} before (T = 1), {s['ece_after']:.3f} after. "
-        "Temperature changes no ranking, so AUCs are unaffected."
+        "Temperature changes no ranking; the signal combiner (next section) does, and the calibrated P shown "
+        "everywhere else in this report is the combined one."
         + _image("reliability.png", plots, "Reliability diagram before and after calibration"),
         "## Signals and the model\n\n" + _combiner(m),
         "## Thresholds and moderation actions\n\n" + _actions(s) + "\n\n" + ACTIONS_TEXT,

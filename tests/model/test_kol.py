@@ -137,6 +137,7 @@ def test_only_flagged_undisclosed_verdicts_cost_credit_the_rest_are_under_review
     notes = kol_notes(55)
     preds = predictions_for(notes, ["undisclosed_ad"] + ["genuine"] * 54)
     preds[0].action, preds[0].p_commercial = "review", 0.62
+    preds[1].action, preds[1].p_commercial = "review", 0.3  # a genuine verdict in the review band is not held
     report = build_report("kol", notes, preds, profile=Profile("kol", 8000))
     assert report.credit.score == 12 and report.credit.deductions == ()
     assert report.under_review == ("k0",)

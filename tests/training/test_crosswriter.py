@@ -58,3 +58,9 @@ def test_folds_hold_out_whole_writers_and_keep_parts_apart() -> None:
 def test_summarise_means_over_folds() -> None:
     rows = [{"recipe": "lp", "where": "out", "macro_f1": 0.8}, {"recipe": "lp", "where": "out", "macro_f1": 0.6}]
     assert summarise(rows, ["macro_f1"])["lp|out"] == {"macro_f1": pytest.approx(0.7), "folds": 2}
+
+
+def test_fewer_than_three_groups_are_refused() -> None:
+    with pytest.raises(DatasetError, match="at least 3"):
+        writer_groups(corpus(), k=2)
+    assert summarise([{"recipe": "a", "where": "out", "auc": None}], ["auc"])["a|out"]["auc"] is None

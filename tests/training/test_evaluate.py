@@ -233,3 +233,19 @@ def test_report_shows_the_combiner_and_evaluate_uses_it(classifier: Classifier, 
     assert result["curves"]["p_commercial"] == [p.p_commercial for p in combined.predict([n.note for n in labelled()])]
     report = write_report(result, tmp_path / "combined")[1].read_text(encoding="utf-8")
     assert "## Signals and the model" in report and "| contact | 4.000 |" in report
+
+
+def test_thresholds_are_chosen_on_the_notes_a_clear_disclosure_does_not_settle(classifier: Classifier) -> None:
+    from model.classifier import calibrated
+    from training.config import TrainConfig
+    from training.pipeline import fit_decision
+    from training.thresholds import choose_thresholds
+
+    clf = Classifier(classifier.scorer, copy.deepcopy(classifier.metadata))
+    validation = labelled() * 3
+    fit_decision(clf, validation, TrainConfig(combiner=False, flag_precision=0.6, review_recall=0.6))
+    open_ = [i for i, n in enumerate(validation) if n.label != "disclosed_ad"]
+    probs = calibrated(clf.scores([n.note for n in validation]).logits, clf.metadata.temperature)
+    labels = np.array([int(n.label != "genuine") for n in validation])
+    expected = choose_thresholds(probs[open_], labels[open_], flag_precision=0.6, review_recall=0.6)
+    assert clf.metadata.thresholds == expected

@@ -91,3 +91,10 @@ def test_recipe_settings_are_validated() -> None:
         TrainConfig(recipe="magic").validate()
     with pytest.raises(ConfigError, match="wise_alpha"):
         TrainConfig(recipe="lp_ft", pooling="mean", wise_alpha=2.0).validate()
+
+
+def test_asking_for_another_pooling_than_the_model_was_trained_with_fails(tiny_model_dir: Path, tmp_path: Path) -> None:
+    scorer = build_scorer(str(tiny_model_dir), config(pooling="mean"))
+    scorer.save(tmp_path)
+    with pytest.raises(ValueError, match="mean pooling"):
+        load_sequence_classifier(tmp_path, pooling="cls")

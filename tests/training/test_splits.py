@@ -127,3 +127,25 @@ def test_writer_split_holds_out_whole_writers_of_both_languages(tmp_path: Path) 
     old_style = {"seed": 1, "test_ids": [], "validation_ids": [], "test_hash": frozen.test_hash}
     (tmp_path / "old.json").write_text(json.dumps(old_style), encoding="utf-8")
     assert FrozenSplit.load(tmp_path / "old.json").test_writers == []
+
+
+def test_a_new_split_holds_out_writers_when_the_notes_name_them(tmp_path: Path) -> None:
+    from model.loader import LabelledNote
+    from model.schema import Note
+    from training.config import TrainConfig
+    from training.pipeline import make_split
+    from training.splits import FrozenSplit
+
+    notes = [
+        LabelledNote(
+            Note(text=f"{lang}{w} {i}", id=f"{lang}{w}-{i}", author_id=f"{lang}{w}-a{i % 2}", lang=lang),
+            ("genuine", "undisclosed_ad")[i % 2],
+            {"writer": f"{lang}{w}"},
+        )
+        for lang in ("zh", "en")
+        for w in range(6)
+        for i in range(6)
+    ]
+    split = make_split(notes, TrainConfig(split_file=str(tmp_path / "s.json")))
+    frozen = FrozenSplit.load(tmp_path / "s.json")
+    assert len(frozen.test_writers) == 4 and {n.extra["writer"] for n in split.test} == set(frozen.test_writers)
