@@ -15,7 +15,7 @@ import numpy as np
 
 from model.classifier import margins
 from model.combiner import FEATURES, Combiner, signal_features
-from model.disclosure import rate
+from model.disclosure import Disclosure, rate
 from model.schema import Note
 from model.signals import find_signals
 
@@ -25,9 +25,11 @@ log = logging.getLogger(__name__)
 DEFAULT_C = 1.0
 
 
-def note_features(notes: Sequence[Note]) -> list[dict[str, float]]:
-    """The combiner's signal indicators for each note (the same function `Classifier.assess` uses)."""
-    return [signal_features(find_signals(n), rate(n.text, n.title)) for n in notes]
+def note_features(notes: Sequence[Note], disclosures: Sequence[Disclosure] | None = None) -> list[dict[str, float]]:
+    """The combiner's signal indicators for each note (the same function `Classifier.assess` uses); pass the
+    notes' disclosure ratings when they are already known."""
+    rated = disclosures if disclosures is not None else [rate(n.text, n.title) for n in notes]
+    return [signal_features(find_signals(n), d) for n, d in zip(notes, rated, strict=True)]
 
 
 def fit_combiner(

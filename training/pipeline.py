@@ -171,12 +171,14 @@ def fit_decision(classifier: Classifier, validation: list[LabelledNote], config:
     combiner (when `config.combiner`) and the moderation thresholds on the combined P. Sets them in
     `classifier.metadata`. Writers unseen in training make the best validation: then the combiner learns how
     far the model's score carries to new voices, and how much the rule signals must add."""
+    from model.disclosure import rate
     from training.calibration import fit_temperature
     from training.thresholds import choose_thresholds
     from training.trainer import labels_of
 
     val_logits = classifier.scores([n.note for n in validation]).logits
     val_labels = labels_of(validation)
+    disclosures = [rate(n.note.text, n.note.title) for n in validation]
     meta = classifier.metadata
     meta.temperature = fit_temperature(val_logits, val_labels)
     val_probs = calibrated(val_logits, meta.temperature)
@@ -185,15 +187,13 @@ def fit_decision(classifier: Classifier, validation: list[LabelledNote], config:
         from training.combine import fit_combiner, note_features
 
         val_margin = margins(val_logits, meta.temperature)
-        val_features = note_features([n.note for n in validation])
+        val_features = note_features([n.note for n in validation], disclosures)
         combiner = fit_combiner(val_margin, val_features, val_labels)
         meta.combiner = combiner.to_dict() if combiner else {}
         val_probs = combiner.probability(val_margin, val_features) if combiner else val_probs
     # a clearly disclosed note is always allowed (`decide`), so thresholds are chosen on the others: their
     # commercial notes are the undisclosed ads the flag and review actions act on
-    from model.disclosure import rate
-
-    open_notes = np.array([rate(n.note.text, n.note.title).rating != "clear" for n in validation], dtype=bool)
+    open_notes = np.array([d.rating != "clear" for d in disclosures], dtype=bool)
     meta.thresholds = choose_thresholds(
         np.asarray(val_probs)[open_notes],
         val_labels[open_notes],
