@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import markdown_table, set_threads
-from model.loader import LabelledNote
-from training.splits import Split
+from notecheck.model.loader import LabelledNote
+from notecheck.training.splits import Split
 
 log = logging.getLogger("benchmarks.accuracy")
 RUNTIMES = ("fp32", "bf16", "int8")
@@ -28,9 +28,9 @@ def frozen_split(model: Path) -> tuple[Split, str]:
     Uses the model's recorded run config (data and split file) over `TrainConfig.load(None)`. A split
     file that does not exist is not written here (no side effects): the split is then made in memory.
     """
-    from model.metadata import ModelMetadata
-    from training.config import TrainConfig
-    from training.pipeline import load_training_notes, make_split
+    from notecheck.model.metadata import ModelMetadata
+    from notecheck.training.config import TrainConfig
+    from notecheck.training.pipeline import load_training_notes, make_split
 
     recorded = ModelMetadata.load(model).config
     overrides = {k: recorded[k] for k in ("data", "split_file", "seed", "label_map") if recorded.get(k)}
@@ -51,8 +51,8 @@ def runtime_accuracy(
     model: Path, runtimes: Sequence[str] = RUNTIMES, threads: int = 2, limit: int | None = None
 ) -> dict[str, Any]:
     """Macro-F1 (and agreement with fp32) of each runtime on the test split; `limit` keeps the first notes."""
-    from model.classifier import Classifier
-    from training.evaluate import evaluate
+    from notecheck.model.classifier import Classifier
+    from notecheck.training.evaluate import evaluate
 
     set_threads(threads)
     split, split_file = frozen_split(model)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.errors import ModelLoadError, NotecheckError
-from model.schema import Note
+from notecheck.model.errors import ModelLoadError, NotecheckError
+from notecheck.model.schema import Note
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def machine_info(threads: int) -> dict[str, Any]:
 
     import torch
 
-    from model.scorer import bf16_is_fast
+    from notecheck.model.scorer import bf16_is_fast
 
     return {
         "cpu": cpu_model(),
@@ -122,7 +122,7 @@ def bench_notes(count: int, seed: int = 0, data_dir: Path = DATA_DIR) -> NoteSet
     When the data holds fewer notes than asked, they repeat (`distinct` says how many differ). Repeating
     does not flatter anyone: nothing here caches results by text.
     """
-    from model.loader import load_notes
+    from notecheck.model.loader import load_notes
 
     files = sorted(data_dir.glob("*.jsonl"))
     if not files:

@@ -21,10 +21,10 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.classifier import Classifier  # noqa: E402
-from model.errors import NotecheckError  # noqa: E402
-from model.explain import METHODS, Explainer  # noqa: E402
-from model.schema import Note  # noqa: E402
+from notecheck.model.classifier import Classifier  # noqa: E402
+from notecheck.model.errors import NotecheckError  # noqa: E402
+from notecheck.model.explain import METHODS, Explainer  # noqa: E402
+from notecheck.model.schema import Note  # noqa: E402
 
 log = logging.getLogger("benchmarks.explain_cost")
 RESULT = Path(__file__).resolve().parent / "results" / "explain_cost.json"

@@ -28,12 +28,12 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 
 from benchmarks.common import RESULTS_DIR, machine_info, markdown_table, setup_logging  # noqa: E402
-from model.classifier import Classifier  # noqa: E402
-from model.loader import LabelledNote  # noqa: E402
-from model.schema import VERDICTS, is_commercial  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.crosswriter import Fold, make_folds  # noqa: E402
-from training.splits import Split, content_hash  # noqa: E402
+from notecheck.model.classifier import Classifier  # noqa: E402
+from notecheck.model.loader import LabelledNote  # noqa: E402
+from notecheck.model.schema import VERDICTS, is_commercial  # noqa: E402
+from notecheck.training.config import TrainConfig  # noqa: E402
+from notecheck.training.crosswriter import Fold, make_folds  # noqa: E402
+from notecheck.training.splits import Split, content_hash  # noqa: E402
 
 log = logging.getLogger("benchmarks.generalization")
 
@@ -78,7 +78,7 @@ class MemoScorer:
         return getattr(self.inner, name)
 
     def score(self, texts: Sequence[str]) -> Any:
-        from model.scorer import Scores
+        from notecheck.model.scorer import Scores
 
         todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
         if todo:
@@ -131,7 +131,7 @@ def metrics_of(rows: dict[str, list[Any]]) -> dict[str, Any]:
 
 def evaluate_run(classifier: Classifier, fold: Fold, config: TrainConfig) -> dict[str, Any]:
     """Decisions fitted on the fold's validation writers, with and without the signal combiner."""
-    from training.pipeline import fit_decision
+    from notecheck.training.pipeline import fit_decision
 
     classifier.scorer = MemoScorer(classifier.scorer)  # type: ignore[assignment]
     result: dict[str, Any] = {}
@@ -146,9 +146,9 @@ def evaluate_run(classifier: Classifier, fold: Fold, config: TrainConfig) -> dic
 
 def probe_start(config: TrainConfig, fold: Fold) -> dict[str, Any]:
     """The probe-initialised weights LP-FT started from (the probe is deterministic), for WiSE-FT."""
-    from model.base_model import ensure_base_model
-    from training.probe import probe_into, snapshot
-    from training.trainer import build_scorer, labels_of, use_bf16
+    from notecheck.training.encoder.build import ensure_base_model
+    from notecheck.training.probe import probe_into, snapshot
+    from notecheck.training.trainer import build_scorer, labels_of, use_bf16
 
     scorer = build_scorer(ensure_base_model(config.base_model), config)
     probe_into(
@@ -160,7 +160,7 @@ def probe_start(config: TrainConfig, fold: Fold) -> dict[str, Any]:
 
 def run_recipe(name: str, fold: Fold, base: dict[str, Any], steps: int) -> dict[str, dict[str, Any]]:
     """Train one recipe on one fold and evaluate it; `lp_ft` also yields `wise_ft` from the same run."""
-    from training.pipeline import build_and_fit
+    from notecheck.training.pipeline import build_and_fit
 
     overrides = RECIPES[name][1]
     config = fold_config(base, overrides, steps)
@@ -170,7 +170,7 @@ def run_recipe(name: str, fold: Fold, base: dict[str, Any], steps: int) -> dict[
     seconds = time.perf_counter() - started
     out = {name: {**evaluate_run(classifier, fold, config), "train_seconds": round(seconds, 1), "facts": facts}}
     if name == "lp_ft":
-        from training.probe import interpolate
+        from notecheck.training.probe import interpolate
 
         inner = classifier.scorer.inner if isinstance(classifier.scorer, MemoScorer) else classifier.scorer
         classifier.scorer = inner
@@ -260,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", help="ignored: this benchmark trains its own models (accepted for make bench)")
     args = parser.parse_args(argv)
     setup_logging()
-    from training.pipeline import data_files, load_training_notes
+    from notecheck.training.pipeline import data_files, load_training_notes
 
     base = {
         "data": [str(p) for p in data_files(args.data)],
@@ -323,8 +323,8 @@ def rules_fingerprint() -> str:
 
 def frozen_test_writers(notes: Sequence[LabelledNote], split_file: str) -> list[str]:
     """Writers whose notes are in the frozen test split: kept out of recipe selection."""
-    from training.crosswriter import writer_of
-    from training.splits import FrozenSplit
+    from notecheck.training.crosswriter import writer_of
+    from notecheck.training.splits import FrozenSplit
 
     path = Path(split_file)
     if not split_file or not path.is_file():

@@ -34,11 +34,11 @@ from benchmarks.common import (  # noqa: E402
     set_threads,
     setup_logging,
 )
-from model.schema import Note  # noqa: E402
+from notecheck.model.schema import Note  # noqa: E402
 
 if TYPE_CHECKING:
-    from model.classifier import Classifier
-    from model.scorer import TransformerScorer
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.scorer import TransformerScorer
 
 log = logging.getLogger("benchmarks.profile")
 #: (batch_size, max_tokens) shapes the sweep compares; (32, 8192) is the scorer's default
@@ -55,8 +55,8 @@ def padding_overhead(lengths: list[int], batches: list[list[int]]) -> float:
 
 def transformer_of(model: Path, runtime: str) -> tuple[Classifier, TransformerScorer]:
     """The classifier and its transformer scorer (the TF-IDF backend has no batches to profile)."""
-    from model.classifier import Classifier
-    from model.scorer import TransformerScorer
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.scorer import TransformerScorer
 
     classifier = Classifier.from_pretrained(model, runtime=runtime)
     if not isinstance(classifier.scorer, TransformerScorer):
@@ -68,9 +68,9 @@ def profile_runtime(model: Path, notes: list[Note], runtime: str) -> dict[str, A
     """Seconds per stage of one `predict`-equivalent pass (after a warm-up pass on a few notes)."""
     import torch
 
-    from model.classifier import model_input
-    from model.disclosure import rate
-    from model.scorer import length_batches
+    from notecheck.model.classifier import model_input
+    from notecheck.model.disclosure import rate
+    from notecheck.model.scorer import length_batches
 
     classifier, scorer = transformer_of(model, runtime)
     classifier.predict(notes[:16])

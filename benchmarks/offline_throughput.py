@@ -44,7 +44,7 @@ from benchmarks.common import (  # noqa: E402
     setup_logging,
     write_notes,
 )
-from model.schema import Note  # noqa: E402
+from notecheck.model.schema import Note  # noqa: E402
 
 log = logging.getLogger("benchmarks.offline")
 WARM_UP_NOTES = 16
@@ -74,7 +74,7 @@ def time_notecheck(
     `serving.offline.score_files` reading `notes_file` and writing JSONL (`via="score_files"`: what
     `notecheck score` runs, file reading, validation and writing included)."""
     set_threads(threads)
-    from model.classifier import Classifier
+    from notecheck.model.classifier import Classifier
 
     started = time.perf_counter()
     classifier = Classifier.from_pretrained(model, runtime=runtime)
@@ -103,8 +103,8 @@ def _score_files(classifier: Any, notes_file: Path | None) -> tuple[int, int]:
     """Run `score_files` on `notes_file` into a scratch JSONL; (rows scored, rows with p >= 0.5)."""
     import json
 
-    from model.loader import ColumnMap
-    from serving.offline import score_files
+    from notecheck.model.loader import ColumnMap
+    from notecheck.serving.batch.offline import score_files
 
     if notes_file is None:
         raise BenchmarkError("score_files needs the notes as a file")
@@ -120,8 +120,8 @@ def time_pipeline(model: Path, notes: list[Note], threads: int, batch_size: int)
     set_threads(threads)
     from transformers import pipeline
 
-    from model.classifier import model_input
-    from model.metadata import ModelMetadata
+    from notecheck.model.classifier import model_input
+    from notecheck.model.metadata import ModelMetadata
 
     max_length = ModelMetadata.load(model).max_length
     texts = [model_input(n) for n in notes]  # the strings the model reads, prepared off the clock

@@ -21,7 +21,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import DEFAULT_MODEL, REPO_ROOT, RESULTS_DIR, check_model, setup_logging  # noqa: E402
-from model.errors import NotecheckError  # noqa: E402
+from notecheck.model.errors import NotecheckError  # noqa: E402
 
 log = logging.getLogger("benchmarks.run_all")
 #: run order: quality on unseen writers first (the headline), then the profile (it informs the speed
@@ -89,7 +89,7 @@ def model_line(offline_result: Path) -> str:
         return ""
     model = json.loads(offline_result.read_text(encoding="utf-8"))["config"]["model"]
     try:
-        from model.metadata import ModelMetadata
+        from notecheck.model.metadata import ModelMetadata
 
         return f" with model `{model}` (version {ModelMetadata.load(model).version})"
     except (OSError, ValueError, NotecheckError):

@@ -48,7 +48,7 @@ from benchmarks.common import (  # noqa: E402
     write_notes,
 )
 from benchmarks.offline_throughput import RECOMMENDED_RUNTIME  # noqa: E402
-from model.schema import Note  # noqa: E402
+from notecheck.model.schema import Note  # noqa: E402
 
 log = logging.getLogger("benchmarks.serving")
 HOST = "127.0.0.1"

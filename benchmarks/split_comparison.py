@@ -27,13 +27,13 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS_DIR, machine_info, markdown_table, setup_logging  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.splits import FrozenSplit, Split, group_of  # noqa: E402
+from notecheck.training.config import TrainConfig  # noqa: E402
+from notecheck.training.splits import FrozenSplit, Split, group_of  # noqa: E402
 
 
 def run(config: TrainConfig, writer_split: Path, old_split: Path) -> dict[str, Any]:
     from benchmarks.generalization import metrics_of, note_rows
-    from training.pipeline import build_and_fit, fit_decision, load_training_notes
+    from notecheck.training.pipeline import build_and_fit, fit_decision, load_training_notes
 
     notes = load_training_notes(config)
     new = FrozenSplit.load(writer_split).apply(notes)

@@ -32,7 +32,7 @@ from benchmarks.common import (  # noqa: E402
     set_threads,
     setup_logging,
 )
-from model.loader import LabelledNote  # noqa: E402
+from notecheck.model.loader import LabelledNote  # noqa: E402
 
 log = logging.getLogger("benchmarks.training")
 WARM_UP_STEPS = 2
@@ -40,8 +40,8 @@ WARM_UP_STEPS = 2
 
 def base_encoder(model: Path, override: str | None) -> str:
     """The encoder the model was fine-tuned from (converted on first use); the model itself if unknown."""
-    from model.base_model import ensure_base_model
-    from model.metadata import ModelMetadata
+    from notecheck.model.metadata import ModelMetadata
+    from notecheck.training.encoder.build import ensure_base_model
 
     name = override or ModelMetadata.load(model).base_model or None
     resolved = ensure_base_model(name)
@@ -55,9 +55,9 @@ def time_steps(
     on notes truncated to the model's `max_length`."""
     import torch
 
-    from model.classifier import model_input
-    from training.config import TrainConfig
-    from training.trainer import (
+    from notecheck.model.classifier import model_input
+    from notecheck.training.config import TrainConfig
+    from notecheck.training.trainer import (
         build_scorer,
         class_weighted_loss,
         epoch_batches,
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     model = check_model(args.model)
     set_threads(args.threads)
     from benchmarks.accuracy import training_split
-    from model.metadata import ModelMetadata
+    from notecheck.model.metadata import ModelMetadata
 
     train = training_split(model)
     base = base_encoder(model, args.base)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from model.scorer import TransformerScorer
+from notecheck.model.scorer import TransformerScorer
 
 
 @dataclass

@@ -15,12 +15,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from model.combiner import Combiner, Effect, signal_features
-from model.disclosure import Disclosure, mask, rate
-from model.errors import ModelLoadError
-from model.metadata import ModelMetadata, Thresholds
-from model.schema import CLASSIFIER_LABELS, Action, Note, Verdict
-from model.signals import find_signals
+from notecheck.model.combiner import Combiner, Effect, signal_features
+from notecheck.model.disclosure import Disclosure, mask, rate
+from notecheck.model.errors import ModelLoadError
+from notecheck.model.metadata import ModelMetadata, Thresholds
+from notecheck.model.schema import CLASSIFIER_LABELS, Action, Note, Verdict
+from notecheck.model.signals import find_signals
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +142,11 @@ class Classifier:
             raise ModelLoadError(path, "model directory not found")
         metadata = ModelMetadata.load(path)
         if metadata.backend == "tfidf":
-            from model.tfidf import TfidfScorer
+            from notecheck.model.tfidf import TfidfScorer
 
             scorer: Scorer = TfidfScorer.load(path)
         elif metadata.backend == "transformer":
-            from model.scorer import TransformerScorer
+            from notecheck.model.scorer import TransformerScorer
 
             scorer = TransformerScorer.load(path, metadata.max_length, runtime=runtime, **scorer_kwargs)
             labels = getattr(getattr(scorer.model, "config", None), "id2label", {})

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from model.disclosure import Disclosure
-from model.signals import Signal
+from notecheck.model.disclosure import Disclosure
+from notecheck.model.signals import Signal
 
 #: Signal groups the combiner weighs: (feature name, test on one `Signal`).
 FEATURE_DETAILS: dict[str, tuple[str, ...]] = {
@@ -38,9 +38,9 @@ FEATURES: tuple[str, ...] = (*FEATURE_DETAILS, *FEATURE_KINDS, *DISCLOSURE_FEATU
 def signal_features(signals: Sequence[Signal], disclosure: Disclosure) -> dict[str, float]:
     """Which signal groups a note shows (1.0) or not (0.0), plus its disclosure rating as two indicators.
 
-    >>> from model.signals import find_signals
-    >>> from model.disclosure import rate
-    >>> from model.schema import Note
+    >>> from notecheck.model.signals import find_signals
+    >>> from notecheck.model.disclosure import rate
+    >>> from notecheck.model.schema import Note
     >>> note = Note(text="评论区扣1，私信发券")
     >>> f = signal_features(find_signals(note), rate(note.text))
     >>> f["contact"], f["code"], f["link"]

@@ -26,7 +26,7 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from model.schema import Rating
+from notecheck.model.schema import Rating
 
 Strength = Literal["strong", "weak"]
 Field = Literal["title", "text"]

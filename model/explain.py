@@ -28,11 +28,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from model.classifier import Classifier, Prediction, as_note, body_offset, model_input
-from model.errors import NotecheckError
-from model.schema import Note
-from model.signals import Signal, find_signals
-from model.words import InputLayout, Word, delete_words, merge_scores, note_words
+from notecheck.model.classifier import Classifier, Prediction, as_note, body_offset, model_input
+from notecheck.model.errors import NotecheckError
+from notecheck.model.schema import Note
+from notecheck.model.signals import Signal, find_signals
+from notecheck.model.words import InputLayout, Word, delete_words, merge_scores, note_words
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class Explanation:
 
     def to_html(self) -> str:
         """A standalone HTML snippet: the note with its evidence highlighted, signals underlined, a legend."""
-        from model.highlight import explanation_html
+        from notecheck.model.highlight import explanation_html
 
         return explanation_html(self)
 
@@ -162,7 +162,7 @@ class Explainer:
         """Each word's score (calibrated log-odds units) and, for IG, the completeness gap."""
         if method == "occlusion":
             return self._occlusion(note, words), None
-        from model.attribution import token_attributions
+        from notecheck.model.attribution import token_attributions
 
         text = model_input(note)
         tokens = token_attributions(
@@ -188,7 +188,7 @@ class Explainer:
         return (values[0] - values[1:]).tolist()
 
     def _check_gradients(self, method: str) -> None:
-        from model.scorer import TransformerScorer
+        from notecheck.model.scorer import TransformerScorer
 
         scorer = self.classifier.scorer
         if not isinstance(scorer, TransformerScorer):

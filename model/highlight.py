@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from model.explain import Explanation, WordAttribution
-    from model.signals import Signal
+    from notecheck.model.explain import Explanation, WordAttribution
+    from notecheck.model.signals import Signal
 
 _TOWARDS = (220, 38, 38)  # red: raises P(commercial)
 _AGAINST = (37, 99, 235)  # blue: lowers it

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.errors import DatasetError
-from model.schema import VERDICTS, Note
+from notecheck.model.errors import DatasetError
+from notecheck.model.schema import VERDICTS, Note
 
 log = logging.getLogger(__name__)
 

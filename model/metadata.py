@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.errors import ModelLoadError
+from notecheck.model.errors import ModelLoadError
 
 METADATA_FILE = "notecheck.json"
 FORMAT_VERSION = 1

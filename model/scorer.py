@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from model.errors import ModelLoadError
-from model.pooling import load_sequence_classifier
+from notecheck.model.errors import ModelLoadError
+from notecheck.model.pooling import load_sequence_classifier
 
 log = logging.getLogger(__name__)
 

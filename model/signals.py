@@ -26,8 +26,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from model.disclosure import rate
-from model.schema import Note
+from notecheck.model.disclosure import rate
+from notecheck.model.schema import Note
 
 SignalKind = Literal["disclosure", "funnel", "price", "product", "call_to_action", "giveaway"]
 Field = Literal["title", "text"]

@@ -25,8 +25,8 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from model.errors import ModelLoadError
-from model.scorer import Scores
+from notecheck.model.errors import ModelLoadError
+from notecheck.model.scorer import Scores
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from model.disclosure import mask
-from model.schema import Note
+from notecheck.model.disclosure import mask
+from notecheck.model.schema import Note
 
 Field = str  # "title" or "text"
 

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from model.errors import NotecheckError
+from notecheck.model.errors import NotecheckError
 
 #: command name -> module under notecheck.commands
 COMMANDS: dict[str, str] = {

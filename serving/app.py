@@ -16,15 +16,15 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter, FastAPI
 
-from model.errors import ConfigError
-from serving.batcher import Batcher
-from serving.body_limit import BodyLimitMiddleware
-from serving.error_handlers import install_error_handlers
-from serving.metrics import Metrics
-from serving.model_state import Loader, ModelState, Predictor, batcher_config, load_and_warm
-from serving.request_log import RequestLogMiddleware
-from serving.routes import default_routers
-from serving.settings import Settings, load_settings
+from notecheck.model.errors import ConfigError
+from notecheck.serving.batcher import Batcher
+from notecheck.serving.body_limit import BodyLimitMiddleware
+from notecheck.serving.error_handlers import install_error_handlers
+from notecheck.serving.metrics import Metrics
+from notecheck.serving.model_state import Loader, ModelState, Predictor, batcher_config, load_and_warm
+from notecheck.serving.request_log import RequestLogMiddleware
+from notecheck.serving.routes import default_routers
+from notecheck.serving.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 

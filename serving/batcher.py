@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from model.classifier import Prediction
-from model.errors import NotecheckError
-from model.schema import Note
+from notecheck.model.classifier import Prediction
+from notecheck.model.errors import NotecheckError
+from notecheck.model.schema import Note
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
-from serving.batcher import Batcher
-from serving.metrics import Metrics
-from serving.model_state import ModelState, Predictor
-from serving.schemas import NoteIn, PredictRequest
-from serving.settings import Settings
+from notecheck.serving.batcher import Batcher
+from notecheck.serving.metrics import Metrics
+from notecheck.serving.model_state import ModelState, Predictor
+from notecheck.serving.routes.schemas import NoteIn, PredictRequest
+from notecheck.serving.settings import Settings
 
 T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False, description="an API key from NOTECHECK_API_KEYS")

@@ -9,9 +9,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from serving.batcher import BatcherClosed, PredictionFailed, QueueFull
-from serving.deps import ClientDisconnected, request_is_authorized
-from serving.model_state import ModelNotReady
+from notecheck.serving.batcher import BatcherClosed, PredictionFailed, QueueFull
+from notecheck.serving.deps import ClientDisconnected, request_is_authorized
+from notecheck.serving.model_state import ModelNotReady
 
 log = logging.getLogger(__name__)
 CLIENT_CLOSED = 499  # nginx's code for "client closed request": only ever seen in logs and metrics

@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from model.classifier import Classifier, Prediction
-from model.errors import ConfigError, ModelLoadError, NotecheckError
-from model.metadata import ModelMetadata
-from model.schema import Note
-from serving.batcher import Batcher, BatcherConfig
-from serving.settings import Settings
+from notecheck.model.classifier import Classifier, Prediction
+from notecheck.model.errors import ConfigError, ModelLoadError, NotecheckError
+from notecheck.model.metadata import ModelMetadata
+from notecheck.model.schema import Note
+from notecheck.serving.batcher import Batcher, BatcherConfig
+from notecheck.serving.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.metrics import Metrics
+from notecheck.serving.metrics import Metrics
 
 ACCESS_LOGGER = "notecheck.access"
 REQUEST_ID_HEADER = "X-Request-ID"

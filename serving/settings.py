@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from model.errors import ConfigError
+from notecheck.model.errors import ConfigError
 
 Runtime = Literal["fp32", "bf16", "int8"]
 MIN_API_KEY_CHARS = 16  # a shorter key is guessable; `python -c "import secrets; print(secrets.token_urlsafe())"`

@@ -37,9 +37,9 @@ def build_tiny_classifier(directory: Path, seed: int = 0) -> Path:
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
-    from model.classifier import Classifier
-    from model.metadata import ModelMetadata
-    from model.scorer import TransformerScorer
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.metadata import ModelMetadata
+    from notecheck.model.scorer import TransformerScorer
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)
@@ -97,6 +97,6 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_classifier(tiny_model_dir: Path):  # noqa: ANN201
-    from model.classifier import Classifier
+    from notecheck.model.classifier import Classifier
 
     return Classifier.from_pretrained(tiny_model_dir)

@@ -13,10 +13,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from model.classifier import Classifier
-from model.loader import LabelledNote
-from model.metadata import ModelMetadata, Thresholds
-from model.schema import Note
+from notecheck.model.classifier import Classifier
+from notecheck.model.loader import LabelledNote
+from notecheck.model.metadata import ModelMetadata, Thresholds
+from notecheck.model.schema import Note
 
 CODE = " ANNA15"  # appended to a genuine note, it makes an ad: the discount code alone, one word
 CODE_WORD = "ANNA15"

@@ -12,13 +12,13 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from model.classifier import Prediction, as_note
-from model.disclosure import Disclosure, rate
-from model.kol import Profile
-from model.kol_data import load_profiles
-from model.loader import LabelledNote, load_notes
-from model.metadata import ModelMetadata
-from model.schema import Note, is_commercial
+from notecheck.model.classifier import Prediction, as_note
+from notecheck.model.disclosure import Disclosure, rate
+from notecheck.model.kol.check import Profile
+from notecheck.model.kol.data import load_profiles
+from notecheck.model.loader import LabelledNote, load_notes
+from notecheck.model.metadata import ModelMetadata
+from notecheck.model.schema import Note, is_commercial
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from model.disclosure import rate
-from model.loader import load_notes
-from model.schema import is_commercial
-from training.datacheck import check
-from training.shortcuts import AUC_BOUNDS, audit
-from training.splits import FrozenSplit, writer_of
+from notecheck.model.disclosure import rate
+from notecheck.model.loader import load_notes
+from notecheck.model.schema import is_commercial
+from notecheck.training.datacheck import check
+from notecheck.training.shortcuts import AUC_BOUNDS, audit
+from notecheck.training.splits import FrozenSplit, writer_of
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 V2_FILES = sorted((DATA / "notes").glob("[ze]w[0-9][0-9].jsonl"))

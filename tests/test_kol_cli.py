@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from kol_fakes import DATA, bundled, label_classifier, write_jsonl
 
-from model.classifier import Classifier
 from notecheck.cli import main
+from notecheck.model.classifier import Classifier
 
 AUTHORS = ["en109", "en111", "en114", "en101", "zh101", "zh209", "zh211", "zh314", "zh301", "en201"]
 PROFILES = str(DATA / "profiles.jsonl")

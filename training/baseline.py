@@ -14,13 +14,13 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from model.classifier import model_input
-from model.errors import DatasetError
-from model.loader import LabelledNote
-from model.schema import is_commercial
-from model.tfidf import TfidfParams, TfidfScorer
-from training.config import TrainConfig
-from training.metrics import binary_macro_f1
+from notecheck.model.classifier import model_input
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import LabelledNote
+from notecheck.model.schema import is_commercial
+from notecheck.model.tfidf import TfidfParams, TfidfScorer
+from notecheck.training.config import TrainConfig
+from notecheck.training.metrics import binary_macro_f1
 
 log = logging.getLogger(__name__)
 

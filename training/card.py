@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from model.metadata import ModelMetadata
-from training.report import fmt, percent, table
+from notecheck.model.metadata import ModelMetadata
+from notecheck.training.report import fmt, percent, table
 
 log = logging.getLogger(__name__)
 

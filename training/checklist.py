@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from model.schema import Note, is_commercial
-from training import checklist_cases as c
+from notecheck.model.schema import Note, is_commercial
+from notecheck.training import checklist_cases as c
 
 INV_TOLERANCE = 0.1
 Kind = Literal["mft", "inv", "dir"]

@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from model.classifier import margins
-from model.combiner import FEATURES, Combiner, signal_features
-from model.disclosure import Disclosure, rate
-from model.schema import Note
-from model.signals import find_signals
+from notecheck.model.classifier import margins
+from notecheck.model.combiner import FEATURES, Combiner, signal_features
+from notecheck.model.disclosure import Disclosure, rate
+from notecheck.model.schema import Note
+from notecheck.model.signals import find_signals
 
 log = logging.getLogger(__name__)
 

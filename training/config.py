@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from model.base_model import DEFAULT_BASE_MODEL
-from model.errors import ConfigError
+from notecheck.model.errors import ConfigError
+from notecheck.training.encoder.build import DEFAULT_BASE_MODEL
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
 RECIPES = ("ft", "lp", "lp_ft")

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from model.errors import DatasetError
-from model.loader import LabelledNote
-from model.schema import detect_lang
-from training.splits import _one_fold, writer_of
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import LabelledNote
+from notecheck.model.schema import detect_lang
+from notecheck.training.splits import _one_fold, writer_of
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Measured statistics for a labelled note collection: the numbers in `data/README.md`.
 
-`python -m training.datacard data/notes` prints Markdown tables: counts per language x label x category,
+`python -m notecheck.training.datacard data/notes` prints Markdown tables: counts per language x label x category,
 authors, lengths, the share of near-duplicate note pairs (character 5-gram Jaccard >= 0.5) and the most
 repeated note openings.
 """
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from model.loader import LabelledNote, load_notes
-from model.schema import VERDICTS, is_commercial
-from training.shortcuts import AUC_BOUNDS, audit
+from notecheck.model.loader import LabelledNote, load_notes
+from notecheck.model.schema import VERDICTS, is_commercial
+from notecheck.training.shortcuts import AUC_BOUNDS, audit
 
 
 def char_ngrams(text: str, n: int = 5) -> set[str]:
@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="+")
     args = parser.parse_args(argv)
-    from training.pipeline import data_files
+    from notecheck.training.pipeline import data_files
 
     notes, _ = load_notes(data_files(args.data))
     print(report(notes))  # this module is a script: its output is the report

@@ -1,6 +1,6 @@
 """Check one writer's note file against the dataset guideline (`data/writers/README.md`).
 
-`python -m training.datacheck data/notes/zw03.jsonl` reports, line by line, what breaks the guideline (fields,
+`python -m notecheck.training.datacheck data/notes/zw03.jsonl` reports, line by line, what breaks the guideline (fields,
 labels against disclosure ratings, pairs, near-duplicates of any other bundled note) and prints the file's
 counts and its surface-feature table. Exit code 1 when anything is wrong, so a writer can run it after every
 batch. Standard library only, plus the disclosure rules.
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from model.disclosure import rate
-from training.shortcuts import SURFACE_FEATURES, auc
+from notecheck.model.disclosure import rate
+from notecheck.training.shortcuts import SURFACE_FEATURES, auc
 
 PLATFORMS = ("xiaohongshu", "instagram", "tiktok", "weibo", "douyin", "moments")
 CATEGORIES = [

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from model.classifier import Classifier, calibrated
-from model.errors import DatasetError
-from model.loader import LabelledNote
-from model.schema import LANGS, VERDICTS, Note, detect_lang, is_commercial
-from training.calibration import Form, expected_calibration_error
-from training.metrics import binary_metrics, brier_score, ranking_metrics
-from training.thresholds import action_report
+from notecheck.model.classifier import Classifier, calibrated
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import LabelledNote
+from notecheck.model.schema import LANGS, VERDICTS, Note, detect_lang, is_commercial
+from notecheck.training.calibration import Form, expected_calibration_error
+from notecheck.training.metrics import binary_metrics, brier_score, ranking_metrics
+from notecheck.training.thresholds import action_report
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +169,8 @@ def write_report(
 
     `baseline` is another `evaluate` result on the same notes (the TF-IDF baseline), shown side by side.
     """
-    from training.plots import write_plots
-    from training.report import render_markdown
+    from notecheck.training.plots import write_plots
+    from notecheck.training.report import render_markdown
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

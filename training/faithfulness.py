@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from model.classifier import Classifier
-from model.errors import ConfigError
-from model.explain import METHODS, Explainer
-from model.schema import Note
-from model.words import Word, delete_words, note_words
+from notecheck.model.classifier import Classifier
+from notecheck.model.errors import ConfigError
+from notecheck.model.explain import METHODS, Explainer
+from notecheck.model.schema import Note
+from notecheck.model.words import Word, delete_words, note_words
 
 log = logging.getLogger(__name__)
 RANDOM = "random"

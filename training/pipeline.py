@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from model.base_model import ensure_base_model
-from model.classifier import Classifier, calibrated, margins
-from model.errors import DatasetError
-from model.loader import ColumnMap, LabelledNote, load_notes
-from model.metadata import ModelMetadata
-from training.config import TrainConfig
-from training.splits import FrozenSplit, Split, content_hash, split_notes
+from notecheck.model.classifier import Classifier, calibrated, margins
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import ColumnMap, LabelledNote, load_notes
+from notecheck.model.metadata import ModelMetadata
+from notecheck.training.config import TrainConfig
+from notecheck.training.encoder.build import ensure_base_model
+from notecheck.training.splits import FrozenSplit, Split, content_hash, split_notes
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def make_split(notes: list[LabelledNote], config: TrainConfig) -> Split:
         log.info("using the frozen split in %s", path)
         return FrozenSplit.load(path).apply(notes)
     if has_writers(notes):
-        from training.splits import split_by_writer
+        from notecheck.training.splits import split_by_writer
 
         split, test_w, val_w = split_by_writer(notes, seed=config.seed)
     else:
@@ -87,7 +87,7 @@ def make_split(notes: list[LabelledNote], config: TrainConfig) -> Split:
 def has_writers(notes: list[LabelledNote], per_lang: int = 5) -> bool:
     """Whether the notes name enough writers per language to hold out whole writers (2 test + 2 validation
     per language, and some left to train on)."""
-    from training.splits import writer_of
+    from notecheck.training.splits import writer_of
 
     writers: dict[str, set[str]] = {}
     for n in notes:
@@ -113,17 +113,17 @@ def git_revision() -> str:
 def build_and_fit(config: TrainConfig, split: Split, work_dir: Path) -> tuple[Classifier, dict[str, Any]]:
     """Train the configured backend; returns an uncalibrated classifier and training facts."""
     if config.model == "tfidf":
-        from training.baseline import fit_tfidf
+        from notecheck.training.baseline import fit_tfidf
 
         baseline = fit_tfidf(split.train, split.validation, config)
         return Classifier(baseline, ModelMetadata(backend="tfidf", base_model="char-ngram-tfidf")), {}
-    from training.trainer import build_scorer, fit, labels_of, use_bf16
+    from notecheck.training.trainer import build_scorer, fit, labels_of, use_bf16
 
     base = ensure_base_model(config.base_model)
     scorer = build_scorer(base, config)
     facts: dict[str, Any] = {"recipe": config.recipe}
     if config.recipe in ("lp", "lp_ft"):
-        from training.probe import probe_into, snapshot
+        from notecheck.training.probe import probe_into, snapshot
 
         bf16 = use_bf16(config.precision)
         labels, val_labels = labels_of(split.train), labels_of(split.validation)
@@ -141,7 +141,7 @@ def build_and_fit(config: TrainConfig, split: Split, work_dir: Path) -> tuple[Cl
             }
         )
         if config.recipe == "lp_ft" and config.wise_alpha < 1:
-            from training.probe import interpolate
+            from notecheck.training.probe import interpolate
 
             interpolate(scorer.model, start, config.wise_alpha)
             facts["wise_alpha"] = config.wise_alpha
@@ -171,10 +171,10 @@ def fit_decision(classifier: Classifier, validation: list[LabelledNote], config:
     combiner (when `config.combiner`) and the moderation thresholds on the combined P. Sets them in
     `classifier.metadata`. Writers unseen in training make the best validation: then the combiner learns how
     far the model's score carries to new voices, and how much the rule signals must add."""
-    from model.disclosure import rate
-    from training.calibration import fit_temperature
-    from training.thresholds import choose_thresholds
-    from training.trainer import labels_of
+    from notecheck.model.disclosure import rate
+    from notecheck.training.calibration import fit_temperature
+    from notecheck.training.thresholds import choose_thresholds
+    from notecheck.training.trainer import labels_of
 
     val_logits = classifier.scores([n.note for n in validation]).logits
     val_labels = labels_of(validation)
@@ -184,7 +184,7 @@ def fit_decision(classifier: Classifier, validation: list[LabelledNote], config:
     val_probs = calibrated(val_logits, meta.temperature)
     meta.combiner = {}
     if config.combiner:
-        from training.combine import fit_combiner, note_features
+        from notecheck.training.combine import fit_combiner, note_features
 
         val_margin = margins(val_logits, meta.temperature)
         val_features = note_features([n.note for n in validation], disclosures)
@@ -206,8 +206,8 @@ def finalize(
     classifier: Classifier, split: Split, config: TrainConfig, facts: dict[str, Any], out: Path
 ) -> TrainOutcome:
     """Calibrate on validation, choose the moderation thresholds, evaluate on test, write `out` atomically."""
-    from training.card import write_model_card
-    from training.evaluate import evaluate
+    from notecheck.training.card import write_model_card
+    from notecheck.training.evaluate import evaluate
 
     fit_decision(classifier, split.validation, config)
     meta = classifier.metadata

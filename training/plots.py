@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from training.calibration import reliability_bins
+from notecheck.training.calibration import reliability_bins
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from model.classifier import model_input
-from model.loader import LabelledNote
-from model.scorer import TransformerScorer, length_batches
+from notecheck.model.classifier import model_input
+from notecheck.model.loader import LabelledNote
+from notecheck.model.scorer import TransformerScorer, length_batches
 
 log = logging.getLogger(__name__)
 

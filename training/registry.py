@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from model.errors import ModelLoadError, NotecheckError
-from model.metadata import METADATA_FILE, ModelMetadata
+from notecheck.model.errors import ModelLoadError, NotecheckError
+from notecheck.model.metadata import METADATA_FILE, ModelMetadata
 
 log = logging.getLogger(__name__)
 

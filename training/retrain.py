@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from model.classifier import Classifier
-from model.errors import ConfigError
-from model.metadata import ModelMetadata
-from training.config import TrainConfig
-from training.registry import Registry, RegistryError
+from notecheck.model.classifier import Classifier
+from notecheck.model.errors import ConfigError
+from notecheck.model.metadata import ModelMetadata
+from notecheck.training.config import TrainConfig
+from notecheck.training.registry import Registry, RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _add_candidate(registry: Registry, model_dir: Path, metadata: ModelMetadata)
 
 
 def _first_model(registry: Registry, new_data: list[str], config: TrainConfig) -> Decision:
-    from training.pipeline import run_training
+    from notecheck.training.pipeline import run_training
 
     values = config.to_dict()
     values.update(data=_unique([*config.data, *new_data]), version="")
@@ -206,8 +206,8 @@ def _gated(
     registry: Registry, current_dir: Path, new_data: list[str], config: TrainConfig, tolerance: float, slice_tol: float
 ) -> Decision:
     """Train the candidate, evaluate both models on the same frozen test notes and apply the gate."""
-    from training.evaluate import evaluate
-    from training.pipeline import run_training
+    from notecheck.training.evaluate import evaluate
+    from notecheck.training.pipeline import run_training
 
     current_meta = ModelMetadata.load(current_dir)
     outcome = run_training(candidate_config(current_meta, new_data, config, registry))

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from model.errors import DatasetError
-from model.loader import LabelledNote
-from model.schema import detect_lang
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import LabelledNote
+from notecheck.model.schema import detect_lang
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +181,10 @@ def proportions(notes: Sequence[LabelledNote]) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m training.splits data/notes --out data/splits.json`: freeze a writer-held-out split."""
+    """`python -m notecheck.training.splits data/notes --out data/splits.json`: freeze a writer-held-out split."""
     import argparse
 
-    from model.loader import load_notes
+    from notecheck.model.loader import load_notes
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("data", nargs="+")
@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--test-per-lang", type=int, default=2)
     parser.add_argument("--validation-per-lang", type=int, default=2)
     args = parser.parse_args(argv)
-    from training.pipeline import data_files
+    from notecheck.training.pipeline import data_files
 
     notes, _ = load_notes(data_files(args.data))
     split, test_w, val_w = split_by_writer(notes, args.seed, args.test_per_lang, args.validation_per_lang)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from model.metadata import Thresholds
+from notecheck.model.metadata import Thresholds
 
 log = logging.getLogger(__name__)
 

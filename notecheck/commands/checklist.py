@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from model.classifier import Classifier
-    from training.checklist import build_cases, markdown, run_checklist, save
+    from notecheck.model.classifier import Classifier
+    from notecheck.training.checklist import build_cases, markdown, run_checklist, save
 
     classifier = Classifier.from_pretrained(args.model)
     results = run_checklist(classifier, build_cases())

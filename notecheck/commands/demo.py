@@ -19,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def ensure_model(out: Path, model: str) -> None:
-    from model.metadata import METADATA_FILE
-    from training.config import TrainConfig
-    from training.pipeline import run_training
+    from notecheck.model.metadata import METADATA_FILE
+    from notecheck.training.config import TrainConfig
+    from notecheck.training.pipeline import run_training
 
     if (out / METADATA_FILE).is_file():
         print(f"using the existing {model} model in {out}")
@@ -31,11 +31,11 @@ def ensure_model(out: Path, model: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.classifier import Classifier
-    from model.loader import load_notes
-    from training.config import TrainConfig
-    from training.evaluate import evaluate, write_report
-    from training.pipeline import load_training_notes, make_split
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.loader import load_notes
+    from notecheck.training.config import TrainConfig
+    from notecheck.training.evaluate import evaluate, write_report
+    from notecheck.training.pipeline import load_training_notes, make_split
 
     out, baseline_out = Path(args.out), Path(args.baseline_out)
     ensure_model(baseline_out, "tfidf")

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def baseline_dir(args: argparse.Namespace, backend: str) -> tuple[Path | None, bool]:
     """The baseline to show and whether it was asked for explicitly (an implicit one may be missing)."""
-    from model.metadata import METADATA_FILE
+    from notecheck.model.metadata import METADATA_FILE
 
     if args.baseline:
         return Path(args.baseline), True
@@ -45,9 +45,9 @@ def baseline_dir(args: argparse.Namespace, backend: str) -> tuple[Path | None, b
 
 
 def evaluate_baseline(path: Path | None, explicit: bool, notes: list[Any]) -> dict[str, Any] | None:
-    from model.classifier import Classifier
-    from model.errors import NotecheckError
-    from training.evaluate import evaluate
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.errors import NotecheckError
+    from notecheck.training.evaluate import evaluate
 
     if path is None:
         return None
@@ -74,10 +74,10 @@ def headline(result: dict[str, Any], name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.classifier import Classifier
-    from model.loader import ColumnMap, load_notes
-    from training.evaluate import evaluate, write_report
-    from training.pipeline import data_files
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.loader import ColumnMap, load_notes
+    from notecheck.training.evaluate import evaluate, write_report
+    from notecheck.training.pipeline import data_files
 
     model = Classifier.from_pretrained(args.model)
     columns = ColumnMap(text=args.text_column, label=args.label_column, id=args.id_column)

@@ -32,11 +32,11 @@ def use_color(no_color: bool) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.classifier import Classifier
-    from model.errors import NotecheckError
-    from model.explain import Explainer
-    from model.highlight import explanation_ansi, html_page
-    from model.schema import Note
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.errors import NotecheckError
+    from notecheck.model.explain import Explainer
+    from notecheck.model.highlight import explanation_ansi, html_page
+    from notecheck.model.schema import Note
 
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():

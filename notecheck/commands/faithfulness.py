@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ints(value: str, name: str) -> tuple[int, ...]:
-    from model.errors import ConfigError
+    from notecheck.model.errors import ConfigError
 
     try:
         return tuple(int(v) for v in value.split(",") if v.strip())
@@ -33,11 +33,11 @@ def _ints(value: str, name: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.classifier import Classifier
-    from model.loader import load_notes
-    from training.config import TrainConfig
-    from training.faithfulness import FaithfulnessConfig, measure_faithfulness
-    from training.pipeline import data_files, load_training_notes, make_split
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.loader import load_notes
+    from notecheck.training.config import TrainConfig
+    from notecheck.training.faithfulness import FaithfulnessConfig, measure_faithfulness
+    from notecheck.training.pipeline import data_files, load_training_notes, make_split
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     config = FaithfulnessConfig(methods=methods, ks=_ints(args.k, "--k"), seed=args.seed, limit=args.limit)

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_date(value: str, what: str = "--as-of") -> dt.date:
-    from model.errors import ConfigError
+    from notecheck.model.errors import ConfigError
 
     try:
         return dt.date.fromisoformat(value)
@@ -43,8 +43,8 @@ def parse_date(value: str, what: str = "--as-of") -> dt.date:
 def load_rules(path: str | None) -> Any:  # PlatformRules, imported lazily
     import yaml
 
-    from model.errors import ConfigError
-    from model.kol import PlatformRules
+    from notecheck.model.errors import ConfigError
+    from notecheck.model.kol.check import PlatformRules
 
     if path is None:
         return PlatformRules()
@@ -58,7 +58,7 @@ def load_rules(path: str | None) -> Any:  # PlatformRules, imported lazily
 
 
 def load_profiles_arg(path: str | None) -> dict[str, Any]:
-    from model.kol_data import load_profiles
+    from notecheck.model.kol.data import load_profiles
 
     if path is not None:
         return load_profiles(path)
@@ -79,13 +79,13 @@ def predict_all(classifier: Any, notes: list[Any]) -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.classifier import Classifier
-    from model.errors import ConfigError
-    from model.kol import build_reports
-    from model.kol_data import reference_from_notes
-    from model.kol_rules import reference_date
-    from model.loader import load_notes
-    from training.pipeline import data_files
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.errors import ConfigError
+    from notecheck.model.kol.check import build_reports
+    from notecheck.model.kol.data import reference_from_notes
+    from notecheck.model.kol.rules import reference_date
+    from notecheck.model.loader import load_notes
+    from notecheck.training.pipeline import data_files
 
     if args.all and not args.out:
         raise ConfigError("--all: needs -o OUT (.csv or .parquet) for the ranking")
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if args.all and args.json:
         raise ConfigError("--json: only with --author (--all writes a table)")
     if args.all:
-        from serving.kol_batch import TABLE_SUFFIXES
+        from notecheck.serving.batch.kol import TABLE_SUFFIXES
 
         if Path(args.out).suffix.lower() not in TABLE_SUFFIXES:  # say so before minutes of scoring
             raise ConfigError(
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
 def write_ranking(reports: list[Any], args: argparse.Namespace, loaded: str) -> int:
     import pandas as pd
 
-    from serving.kol_batch import draw_chart, rank_authors, write_table
+    from notecheck.serving.batch.kol import draw_chart, rank_authors, write_table
 
     table = rank_authors(reports)
     out = write_table(table, args.out)

@@ -55,7 +55,7 @@ def _signed(value: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.retrain import base_config, retrain
+    from notecheck.training.retrain import base_config, retrain
 
     config = base_config(args.registry, args.config, epochs=args.epochs, base_model=args.base_model, model=args.model)
     decision = retrain(args.registry, list(args.data), config, args.tolerance, args.slice_tolerance)

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.registry import Registry
+    from notecheck.training.registry import Registry
 
     registry = Registry(args.registry)
     before = registry.current_version()

@@ -27,14 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.errors import ConfigError
-    from model.loader import ColumnMap
+    from notecheck.model.errors import ConfigError
+    from notecheck.model.loader import ColumnMap
 
     columns = ColumnMap(text=args.text_column, id=args.id_column, title=args.title_column)
     if args.chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     if args.engine == "ray":
-        from serving.ray_job import score_with_ray
+        from notecheck.serving.batch.ray_job import score_with_ray
 
         if args.restart:
             raise ConfigError("--restart applies to --engine local only (a Ray run rewrites its output)")
@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
             skip_invalid=args.skip_invalid,
         )
     else:
-        from model.classifier import Classifier
-        from serving.offline import score_files
+        from notecheck.model.classifier import Classifier
+        from notecheck.serving.batch.offline import score_files
 
         classifier = Classifier.from_pretrained(args.model, runtime=args.runtime)
         summary = score_files(

@@ -52,11 +52,11 @@ def url(host: str, port: int) -> str:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from model.errors import ConfigError
-    from model.metadata import ModelMetadata
-    from serving.app import create_app
-    from serving.request_log import configure_access_log
-    from serving.settings import load_settings
+    from notecheck.model.errors import ConfigError
+    from notecheck.model.metadata import ModelMetadata
+    from notecheck.serving.app import create_app
+    from notecheck.serving.request_log import configure_access_log
+    from notecheck.serving.settings import load_settings
 
     overrides = overrides_from_args(args)
     settings = load_settings(**overrides)
@@ -77,5 +77,5 @@ def run(args: argparse.Namespace) -> int:
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"NOTECHECK_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
-    uvicorn.run("serving.app:app_from_env", factory=True, workers=args.workers, **common)
+    uvicorn.run("notecheck.serving.app:app_from_env", factory=True, workers=args.workers, **common)
     return 0

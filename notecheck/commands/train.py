@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - TrainConfig, imported lazily
-    from training.config import TrainConfig
+    from notecheck.training.config import TrainConfig
 
     keys = (
         "data",
@@ -54,7 +54,7 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - TrainConfig, i
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.pipeline import run_training
+    from notecheck.training.pipeline import run_training
 
     config = config_from_args(args)
     outcome = run_training(config)

@@ -1,30 +1,16 @@
-"""The API's routers. `create_app` includes `default_routers()`: one router module per feature.
+"""The API's routers, in the order their routes are matched. `create_app` includes `default_routers()`.
 
 A router module defines `router` (an `APIRouter`); routes under /v1 take `dependencies=deps.PROTECTED`.
-To serve a new one, add its module to `ROUTER_MODULES`. As with the CLI's commands, a listed module that
-is not installed is skipped (an import error inside one that is present still fails loudly).
+To serve a new one, add it to `default_routers`.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from fastapi import APIRouter
-
-#: Router modules, in the order their routes are matched.
-ROUTER_MODULES: tuple[str, ...] = (
-    "serving.routes.ops",
-    "serving.routes.predict",
-    "serving.explain_routes",
-    "serving.kol_routes",
-)
 
 
 def default_routers() -> list[APIRouter]:
-    """The `router` of every available module in `ROUTER_MODULES`."""
-    routers = []
-    for name in ROUTER_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            routers.append(importlib.import_module(name).router)
-    return routers
+    """Every router of the API (imported here, when the app is built, so `notecheck --help` stays fast)."""
+    from notecheck.serving.routes import explain, kol, ops, predict
+
+    return [ops.router, predict.router, explain.router, kol.router]

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from model.schema import CLASSIFIER_LABELS, VERDICTS
-from serving.deps import PROTECTED, ClassifierDep, MetricsDep, ModelStateDep, SettingsDep
-from serving.metrics import CONTENT_TYPE
-from serving.schemas import ErrorPublic, HealthPublic, InfoPublic, LimitsPublic, ThresholdsPublic
+from notecheck.model.schema import CLASSIFIER_LABELS, VERDICTS
+from notecheck.serving.deps import PROTECTED, ClassifierDep, MetricsDep, ModelStateDep, SettingsDep
+from notecheck.serving.metrics import CONTENT_TYPE
+from notecheck.serving.routes.schemas import ErrorPublic, HealthPublic, InfoPublic, LimitsPublic, ThresholdsPublic
 
 router = APIRouter()
 _unavailable: dict[int | str, dict[str, Any]] = {

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from serving.deps import (
+from notecheck.serving.deps import (
     PROTECTED,
     BatcherDep,
     ClassifierDep,
@@ -16,8 +16,8 @@ from serving.deps import (
     SettingsDep,
     unless_disconnected,
 )
-from serving.schemas import ErrorPublic, NoteIn, PredictionPublic, PredictResponse
-from serving.settings import Settings
+from notecheck.serving.routes.schemas import ErrorPublic, NoteIn, PredictionPublic, PredictResponse
+from notecheck.serving.settings import Settings
 
 router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["predict"])
 LOGGED_TEXT_CHARS = 500  # with NOTECHECK_LOG_TEXT, how much of each note goes into the request log

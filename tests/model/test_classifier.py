@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.classifier import Classifier, calibrated, decide, model_input
-from model.disclosure import rate
-from model.errors import ModelLoadError
-from model.metadata import Thresholds
-from model.schema import Note
-from model.scorer import length_batches
+from notecheck.model.classifier import Classifier, calibrated, decide, model_input
+from notecheck.model.disclosure import rate
+from notecheck.model.errors import ModelLoadError
+from notecheck.model.metadata import Thresholds
+from notecheck.model.schema import Note
+from notecheck.model.scorer import length_batches
 
 NOTES = [
     "今天去了新开的咖啡店，拿铁一般。",

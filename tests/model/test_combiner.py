@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.classifier import Classifier, margins
-from model.combiner import FEATURES, Combiner, signal_features
-from model.disclosure import rate
-from model.schema import Note
-from model.signals import find_signals
-from training.combine import fit_combiner, note_features
+from notecheck.model.classifier import Classifier, margins
+from notecheck.model.combiner import FEATURES, Combiner, signal_features
+from notecheck.model.disclosure import rate
+from notecheck.model.schema import Note
+from notecheck.model.signals import find_signals
+from notecheck.training.combine import fit_combiner, note_features
 
 
 def features(text: str, title: str = "") -> dict[str, float]:

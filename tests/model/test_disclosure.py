@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from model.disclosure import Disclosure, Marker, find_markers, mask, rate
+from notecheck.model.disclosure import Disclosure, Marker, find_markers, mask, rate
 
 S, W = "strong", "weak"
 

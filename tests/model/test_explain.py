@@ -12,14 +12,14 @@ import pytest
 import torch
 from explain_support import CODE, CODE_WORD, HELD_OUT, code_model_dir
 
-from model.attribution import _inputs, log_odds_fn, token_attributions
-from model.classifier import Classifier, model_input
-from model.explain import Explainer, ExplanationError, WordAttribution
-from model.highlight import explanation_ansi, html_page
-from model.metadata import ModelMetadata
-from model.schema import Note
-from model.scorer import Scores
-from model.words import InputLayout, split_words
+from notecheck.model.attribution import _inputs, log_odds_fn, token_attributions
+from notecheck.model.classifier import Classifier, model_input
+from notecheck.model.explain import Explainer, ExplanationError, WordAttribution
+from notecheck.model.highlight import explanation_ansi, html_page
+from notecheck.model.metadata import ModelMetadata
+from notecheck.model.schema import Note
+from notecheck.model.scorer import Scores
+from notecheck.model.words import InputLayout, split_words
 
 NOTES = [
     Note(text="今天去了新开的咖啡店，拿铁一般，环境不错。"),

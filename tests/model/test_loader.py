@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.errors import DatasetError
-from model.loader import ColumnMap, load_notes, parse_label_map
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import ColumnMap, load_notes, parse_label_map
 
 ROWS = [
     {"id": "a1", "text": "新买的面霜用了一周", "label": "genuine", "author_id": "u1", "lang": "zh", "likes": 3},

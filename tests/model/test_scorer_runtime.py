@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.classifier import Classifier
-from model.scorer import FusedLinear, fuse_linears, fused_linear_works
+from notecheck.model.classifier import Classifier
+from notecheck.model.scorer import FusedLinear, fuse_linears, fused_linear_works
 
 needs_fused = pytest.mark.skipif(not fused_linear_works(), reason="no native bf16 oneDNN linear on this CPU")
 

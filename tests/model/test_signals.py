@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from model.disclosure import rate
-from model.schema import Note
-from model.signals import SIGNAL_KINDS, Signal, find_signals
+from notecheck.model.disclosure import rate
+from notecheck.model.schema import Note
+from notecheck.model.signals import SIGNAL_KINDS, Signal, find_signals
 
 
 def found(text: str, title: str = "") -> list[tuple[str, str]]:

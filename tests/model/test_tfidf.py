@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.classifier import Classifier, model_input
-from model.errors import DatasetError, ModelLoadError
-from model.loader import LabelledNote
-from model.metadata import ModelMetadata
-from model.schema import Note
-from model.tfidf import PARAMS_FILE, VOCAB_FILE, WEIGHTS_FILE, TfidfScorer, vocabulary_terms
-from training.baseline import C_GRID, fit_tfidf
-from training.config import TrainConfig
+from notecheck.model.classifier import Classifier, model_input
+from notecheck.model.errors import DatasetError, ModelLoadError
+from notecheck.model.loader import LabelledNote
+from notecheck.model.metadata import ModelMetadata
+from notecheck.model.schema import Note
+from notecheck.model.tfidf import PARAMS_FILE, VOCAB_FILE, WEIGHTS_FILE, TfidfScorer, vocabulary_terms
+from notecheck.training.baseline import C_GRID, fit_tfidf
+from notecheck.training.config import TrainConfig
 
 GENUINE = [
     "Went hiking with my sister on Sunday, the view was worth the blisters.",

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from serving.records import OUTPUT_SCHEMA
+from notecheck.serving.batch.records import OUTPUT_SCHEMA
 
 TEXTS = [
     "今天去了新开的咖啡店，拿铁一般，环境不错。",

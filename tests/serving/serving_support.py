@@ -17,10 +17,10 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from model.classifier import Prediction, as_note, decide
-from model.disclosure import rate
-from model.metadata import ModelMetadata
-from model.schema import Note
+from notecheck.model.classifier import Prediction, as_note, decide
+from notecheck.model.disclosure import rate
+from notecheck.model.metadata import ModelMetadata
+from notecheck.model.schema import Note
 
 KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "another-key-0123456789abcdef"

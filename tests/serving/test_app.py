@@ -12,13 +12,13 @@ import pytest
 from fastapi import APIRouter
 from serving_support import FakeClassifier, body, fake_p, metric, running, until, wait_ready
 
-from model.classifier import Classifier
-from model.errors import ConfigError, ModelLoadError
-from model.schema import Note
-from serving.app import create_app
-from serving.deps import PROTECTED
-from serving.routes import default_routers
-from serving.settings import Settings
+from notecheck.model.classifier import Classifier
+from notecheck.model.errors import ConfigError, ModelLoadError
+from notecheck.model.schema import Note
+from notecheck.serving.app import create_app
+from notecheck.serving.deps import PROTECTED
+from notecheck.serving.routes import default_routers
+from notecheck.serving.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -327,7 +327,7 @@ async def test_the_real_tiny_model_through_the_default_loader(
 async def test_predictions_say_which_signals_moved_them(tiny_model_dir: Path, tmp_path: Path) -> None:
     import shutil
 
-    from model.combiner import Combiner
+    from notecheck.model.combiner import Combiner
 
     target = tmp_path / "model"
     shutil.copytree(tiny_model_dir, target)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from serving_support import FakeClassifier, fake_p
 
-from model.schema import Note
-from serving.batcher import (
+from notecheck.model.schema import Note
+from notecheck.serving.batcher import (
     Batcher,
     BatcherClosed,
     BatcherConfig,

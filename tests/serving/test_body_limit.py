@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from serving_support import FakeClassifier, body, running
 
-from serving.app import create_app
-from serving.body_limit import BodyLimitMiddleware
-from serving.settings import Settings
+from notecheck.serving.app import create_app
+from notecheck.serving.body_limit import BodyLimitMiddleware
+from notecheck.serving.settings import Settings
 
 pytestmark = pytest.mark.anyio
 LIMIT = 4096

@@ -6,9 +6,9 @@ import pytest
 from pydantic import SecretStr
 from serving_support import KEY, OTHER_KEY, FakeClassifier, auth, body, running
 
-from serving.app import create_app
-from serving.deps import key_matches
-from serving.settings import Settings
+from notecheck.serving.app import create_app
+from notecheck.serving.deps import key_matches
+from notecheck.serving.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from serving_support import FakeClassifier, running
 
-from serving.app import create_app
-from serving.request_log import ACCESS_LOGGER
-from serving.settings import Settings
+from notecheck.serving.app import create_app
+from notecheck.serving.request_log import ACCESS_LOGGER
+from notecheck.serving.settings import Settings
 
 pytestmark = pytest.mark.anyio
 SECRET = "我的私人笔记 private-note-text-42"

@@ -18,11 +18,11 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, 
     """Capture `uvicorn.run` instead of serving; leave the access logger alone."""
     import uvicorn
 
-    import serving.request_log
+    import notecheck.serving.request_log
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
-    monkeypatch.setattr(serving.request_log, "configure_access_log", lambda stream=None: None)
+    monkeypatch.setattr(notecheck.serving.request_log, "configure_access_log", lambda stream=None: None)
     return calls
 
 
@@ -82,8 +82,8 @@ def test_several_workers_get_the_flags_through_the_environment(tiny_model_dir: P
     try:
         assert main(["serve", "--model", str(tiny_model_dir), "--port", "8124", "--workers", "2", "--no-batching"]) == 0
         ((target, kwargs),) = uvicorn_calls
-        assert target == "serving.app:app_from_env" and kwargs["factory"] and kwargs["workers"] == 2
-        from serving.app import app_from_env
+        assert target == "notecheck.serving.app:app_from_env" and kwargs["factory"] and kwargs["workers"] == 2
+        from notecheck.serving.app import app_from_env
 
         settings = app_from_env().state.settings  # what each worker process will build
         assert (settings.port, settings.model_dir, settings.batching) == (8124, tiny_model_dir, False)

@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 from serving_support import KEY, OTHER_KEY
 
-from model.errors import ConfigError
-from serving.settings import Settings, is_loopback, load_settings
+from notecheck.model.errors import ConfigError
+from notecheck.serving.settings import Settings, is_loopback, load_settings
 
 
 def test_defaults_are_safe_and_match_the_documented_limits() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.classifier import calibrated
-from training.calibration import expected_calibration_error, fit_temperature, reliability_bins
+from notecheck.model.classifier import calibrated
+from notecheck.training.calibration import expected_calibration_error, fit_temperature, reliability_bins
 
 
 def sample(n: int = 20000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -9,11 +9,11 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from model.classifier import Prediction
-from model.disclosure import rate
-from model.schema import Note
-from model.signals import find_signals
-from training.checklist import CAPABILITIES, build_cases, run_checklist
+from notecheck.model.classifier import Prediction
+from notecheck.model.disclosure import rate
+from notecheck.model.schema import Note
+from notecheck.model.signals import find_signals
+from notecheck.training.checklist import CAPABILITIES, build_cases, run_checklist
 
 
 class RuleModel:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from model.errors import DatasetError
-from model.loader import LabelledNote
-from model.schema import Note
-from training.crosswriter import make_folds, summarise, writer_groups, writer_of
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import LabelledNote
+from notecheck.model.schema import Note
+from notecheck.training.crosswriter import make_folds, summarise, writer_groups, writer_of
 
 
 def corpus(writers_per_lang: int = 6, authors: int = 3, per_author: int = 8) -> list[LabelledNote]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from training.datacheck import check, main
-from training.shortcuts import SURFACE_FEATURES, auc, audit
+from notecheck.training.datacheck import check, main
+from notecheck.training.shortcuts import SURFACE_FEATURES, auc, audit
 
 
 def row(i: int, **kw: object) -> dict[str, object]:

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.classifier import Classifier
-from model.errors import DatasetError
-from model.loader import LabelledNote
-from model.metadata import ModelMetadata, Thresholds
-from model.schema import Note
 from notecheck.cli import main
-from training.calibration import expected_calibration_error
-from training.card import write_model_card
-from training.evaluate import evaluate, write_report
+from notecheck.model.classifier import Classifier
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import LabelledNote
+from notecheck.model.metadata import ModelMetadata, Thresholds
+from notecheck.model.schema import Note
+from notecheck.training.calibration import expected_calibration_error
+from notecheck.training.card import write_model_card
+from notecheck.training.evaluate import evaluate, write_report
 
 ROWS = [
     ("今天去了新开的咖啡店，拿铁一般，环境不错。", "genuine", "food", "zh"),
@@ -222,7 +222,7 @@ def test_evaluate_uses_model_metadata(tiny_model_dir: Path) -> None:
 
 
 def test_report_shows_the_combiner_and_evaluate_uses_it(classifier: Classifier, tmp_path: Path) -> None:
-    from model.combiner import Combiner
+    from notecheck.model.combiner import Combiner
 
     plain = write_report(evaluate(classifier, labelled()), tmp_path / "plain")[1].read_text(encoding="utf-8")
     assert "No signal combiner" in plain
@@ -236,10 +236,10 @@ def test_report_shows_the_combiner_and_evaluate_uses_it(classifier: Classifier, 
 
 
 def test_thresholds_are_chosen_on_the_notes_a_clear_disclosure_does_not_settle(classifier: Classifier) -> None:
-    from model.classifier import calibrated
-    from training.config import TrainConfig
-    from training.pipeline import fit_decision
-    from training.thresholds import choose_thresholds
+    from notecheck.model.classifier import calibrated
+    from notecheck.training.config import TrainConfig
+    from notecheck.training.pipeline import fit_decision
+    from notecheck.training.thresholds import choose_thresholds
 
     clf = Classifier(classifier.scorer, copy.deepcopy(classifier.metadata))
     validation = labelled() * 3

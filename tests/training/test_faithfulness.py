@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from explain_support import CODE, HELD_OUT, TRAIN, code_model_dir
 
-from model.classifier import Classifier
-from model.errors import ConfigError
-from model.schema import Note
-from model.words import note_words
-from training.faithfulness import RANDOM, FaithfulnessConfig, erasures, measure_faithfulness, top_count
+from notecheck.model.classifier import Classifier
+from notecheck.model.errors import ConfigError
+from notecheck.model.schema import Note
+from notecheck.model.words import note_words
+from notecheck.training.faithfulness import RANDOM, FaithfulnessConfig, erasures, measure_faithfulness, top_count
 
 
 def notes() -> list[Note]:

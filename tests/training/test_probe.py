@@ -9,13 +9,13 @@ import pytest
 import torch
 from test_trainer import config, notes
 
-from model.classifier import Classifier, model_input
-from model.pooling import BertMeanPoolForSequenceClassification, load_sequence_classifier, mean_pool
-from model.scorer import TransformerScorer
-from training.config import TrainConfig
-from training.probe import embed_notes, fit_probe, interpolate, set_head, snapshot
-from training.splits import Split
-from training.trainer import build_scorer, labels_of
+from notecheck.model.classifier import Classifier, model_input
+from notecheck.model.pooling import BertMeanPoolForSequenceClassification, load_sequence_classifier, mean_pool
+from notecheck.model.scorer import TransformerScorer
+from notecheck.training.config import TrainConfig
+from notecheck.training.probe import embed_notes, fit_probe, interpolate, set_head, snapshot
+from notecheck.training.splits import Split
+from notecheck.training.trainer import build_scorer, labels_of
 
 
 def test_mean_pool_ignores_padding() -> None:
@@ -67,7 +67,7 @@ def test_interpolate_is_the_weighted_mean_of_the_two_states(tiny_model_dir: Path
 
 @pytest.mark.parametrize("recipe", ["lp", "lp_ft"])
 def test_recipes_train_through_the_pipeline(recipe: str, tiny_model_dir: Path, tmp_path: Path) -> None:
-    from training.pipeline import build_and_fit
+    from notecheck.training.pipeline import build_and_fit
 
     data = notes()
     cfg = config(recipe=recipe, pooling="mean", base_model=str(tiny_model_dir), epochs=2, wise_alpha=0.5)
@@ -83,7 +83,7 @@ def test_recipes_train_through_the_pipeline(recipe: str, tiny_model_dir: Path, t
 
 
 def test_recipe_settings_are_validated() -> None:
-    from model.errors import ConfigError
+    from notecheck.model.errors import ConfigError
 
     with pytest.raises(ConfigError, match="pooling: mean"):
         TrainConfig(recipe="lp", pooling="cls").validate()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from model.errors import ModelLoadError
-from model.metadata import METADATA_FILE, ModelMetadata
-from training.registry import CURRENT, HISTORY, Registry, RegistryError
+from notecheck.model.errors import ModelLoadError
+from notecheck.model.metadata import METADATA_FILE, ModelMetadata
+from notecheck.training.registry import CURRENT, HISTORY, Registry, RegistryError
 
 
 def _model(tmp_path: Path, version: str, created_at: str = "") -> Path:

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from model.errors import ConfigError
-from model.loader import load_notes
-from model.metadata import ModelMetadata
-from training.config import TrainConfig
-from training.registry import Registry
-from training.retrain import DECISION_FILE, base_config, gate, retrain
+from notecheck.model.errors import ConfigError
+from notecheck.model.loader import load_notes
+from notecheck.model.metadata import ModelMetadata
+from notecheck.training.config import TrainConfig
+from notecheck.training.registry import Registry
+from notecheck.training.retrain import DECISION_FILE, base_config, gate, retrain
 
 
 def summary(macro_f1: float, **by_lang: float) -> dict[str, Any]:

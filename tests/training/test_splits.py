@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from model.errors import DatasetError
-from model.loader import LabelledNote
-from model.schema import Note
-from training.splits import FrozenSplit, content_hash, proportions, split_notes
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import LabelledNote
+from notecheck.model.schema import Note
+from notecheck.training.splits import FrozenSplit, content_hash, proportions, split_notes
 
 LABELS = ["genuine", "genuine", "genuine", "disclosed_ad", "undisclosed_ad", "undisclosed_ad"]
 
@@ -96,9 +96,9 @@ def test_too_few_authors() -> None:
 
 
 def test_writer_split_holds_out_whole_writers_of_both_languages(tmp_path: Path) -> None:
-    from model.loader import LabelledNote
-    from model.schema import Note
-    from training.splits import FrozenSplit, split_by_writer, writer_of
+    from notecheck.model.loader import LabelledNote
+    from notecheck.model.schema import Note
+    from notecheck.training.splits import FrozenSplit, split_by_writer, writer_of
 
     notes = []
     for lang in ("zh", "en"):
@@ -130,11 +130,11 @@ def test_writer_split_holds_out_whole_writers_of_both_languages(tmp_path: Path) 
 
 
 def test_a_new_split_holds_out_writers_when_the_notes_name_them(tmp_path: Path) -> None:
-    from model.loader import LabelledNote
-    from model.schema import Note
-    from training.config import TrainConfig
-    from training.pipeline import make_split
-    from training.splits import FrozenSplit
+    from notecheck.model.loader import LabelledNote
+    from notecheck.model.schema import Note
+    from notecheck.training.config import TrainConfig
+    from notecheck.training.pipeline import make_split
+    from notecheck.training.splits import FrozenSplit
 
     notes = [
         LabelledNote(

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from model.kol_rules import wilson_interval
-from model.metadata import Thresholds
-from training.thresholds import FLAG_Z, action_report, choose_thresholds, sweep
+from notecheck.model.kol.rules import wilson_interval
+from notecheck.model.metadata import Thresholds
+from notecheck.training.thresholds import FLAG_Z, action_report, choose_thresholds, sweep
 
 
 def scores(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +105,7 @@ def test_review_is_capped_at_flag() -> None:
 def test_unreachable_precision_falls_back_to_the_most_precise_threshold(caplog: pytest.LogCaptureFixture) -> None:
     probs = np.linspace(0.5, 1.0, 50)  # all above the verdict boundary, so only precision decides
     labels = np.tile([1, 0], 25)  # precision about 0.5 everywhere
-    with caplog.at_level(logging.WARNING, logger="training.thresholds"):
+    with caplog.at_level(logging.WARNING, logger="notecheck.training.thresholds"):
         th = choose_thresholds(probs, labels, flag_precision=0.95)
     assert "not reached with confidence" in caplog.text
     s = sweep(probs, labels)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from model.loader import LabelledNote
-from model.schema import Note
-from training import trainer
-from training.config import TrainConfig
-from training.trainer import build_scorer, epoch_batches, fit, lr_factor
+from notecheck.model.loader import LabelledNote
+from notecheck.model.schema import Note
+from notecheck.training import trainer
+from notecheck.training.config import TrainConfig
+from notecheck.training.trainer import build_scorer, epoch_batches, fit, lr_factor
 
 GENUINE = [
     "今天去了新开的咖啡店，拿铁一般。",
@@ -62,8 +62,8 @@ def weights(model: torch.nn.Module) -> torch.Tensor:
 
 
 def test_few_steps_learn_and_round_trip(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from model.classifier import Classifier
-    from model.metadata import ModelMetadata
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.metadata import ModelMetadata
 
     scorer = build_scorer(str(tiny_model_dir), config())
     data = notes()

@@ -18,13 +18,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from model.classifier import Classifier
-from model.explain import TARGET, Explainer, Explanation, ExplanationError
-from model.highlight import html_page
-from model.schema import Action, Verdict
-from serving.deps import PROTECTED, ClassifierDep, SettingsDep, check_note_limits, unless_disconnected
-from serving.routes.predict import EMPTY
-from serving.schemas import ErrorPublic, NoteIn
+from notecheck.model.classifier import Classifier
+from notecheck.model.explain import TARGET, Explainer, Explanation, ExplanationError
+from notecheck.model.highlight import html_page
+from notecheck.model.schema import Action, Verdict
+from notecheck.serving.deps import PROTECTED, ClassifierDep, SettingsDep, check_note_limits, unless_disconnected
+from notecheck.serving.routes.predict import EMPTY
+from notecheck.serving.routes.schemas import ErrorPublic, NoteIn
 
 router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["explain"])
 MAX_EXPLAIN_NOTES = 8

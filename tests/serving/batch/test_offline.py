@@ -16,12 +16,12 @@ import pytest
 import torch
 from scoring_support import assert_same_scores, note_rows, read_results, write_notes
 
-from model.classifier import Classifier
-from model.errors import ConfigError, DatasetError
-from model.loader import ColumnMap, load_notes
 from notecheck.cli import main
-from serving.offline import ResumeError, parts_dir_for, score_files
-from serving.readers import iter_chunks, iter_rows
+from notecheck.model.classifier import Classifier
+from notecheck.model.errors import ConfigError, DatasetError
+from notecheck.model.loader import ColumnMap, load_notes
+from notecheck.serving.batch.offline import ResumeError, parts_dir_for, score_files
+from notecheck.serving.batch.readers import iter_chunks, iter_rows
 
 FORMATS = ["jsonl", "csv", "parquet"]
 

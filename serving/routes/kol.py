@@ -18,14 +18,14 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from model.engagement import ReferenceDistribution
-from model.errors import ConfigError
-from model.kol import PlatformRules, Profile, build_report
-from model.kol_data import bundled_reference
-from model.schema import Note
-from serving.deps import PROTECTED, BatcherDep, ClassifierDep, MetricsDep, SettingsDep, unless_disconnected
-from serving.schemas import ErrorPublic
-from serving.settings import Settings
+from notecheck.model.errors import ConfigError
+from notecheck.model.kol.check import PlatformRules, Profile, build_report
+from notecheck.model.kol.data import bundled_reference
+from notecheck.model.kol.engagement import ReferenceDistribution
+from notecheck.model.schema import Note
+from notecheck.serving.deps import PROTECTED, BatcherDep, ClassifierDep, MetricsDep, SettingsDep, unless_disconnected
+from notecheck.serving.routes.schemas import ErrorPublic
+from notecheck.serving.settings import Settings
 
 router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["kol"])
 

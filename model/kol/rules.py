@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from model.errors import ConfigError
-from model.schema import Note
+from notecheck.model.errors import ConfigError
+from notecheck.model.schema import Note
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from kol_fakes import KINDS, bundled, label_classifier
 
-from model.errors import ConfigError
-from model.kol import KolReport, build_reports
-from model.kol_data import reference_from_notes
-from serving.kol_batch import draw_chart, rank_authors, write_table
+from notecheck.model.errors import ConfigError
+from notecheck.model.kol.check import KolReport, build_reports
+from notecheck.model.kol.data import reference_from_notes
+from notecheck.serving.batch.kol import draw_chart, rank_authors, write_table
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import pytest
 from explain_support import CODE, CODE_WORD, HELD_OUT, code_model_dir
 from serving_support import KEY, FakeClassifier, auth, running
 
-from model.classifier import Classifier
-from model.schema import Note
-from serving.app import create_app
-from serving.settings import Settings
+from notecheck.model.classifier import Classifier
+from notecheck.model.schema import Note
+from notecheck.serving.app import create_app
+from notecheck.serving.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

@@ -10,11 +10,11 @@ import pytest
 import ray
 from scoring_support import assert_same_scores, note_rows, read_results, write_notes
 
-from model.classifier import Classifier
-from model.errors import ConfigError, DatasetError
-from model.loader import ColumnMap
-from serving.offline import score_files
-from serving.ray_job import score_with_ray, work_units
+from notecheck.model.classifier import Classifier
+from notecheck.model.errors import ConfigError, DatasetError
+from notecheck.model.loader import ColumnMap
+from notecheck.serving.batch.offline import score_files
+from notecheck.serving.batch.ray_job import score_with_ray, work_units
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from model.errors import ConfigError
-from model.kol import KolReport
-from model.kol_grade import ORDER
+from notecheck.model.errors import ConfigError
+from notecheck.model.kol.check import KolReport
+from notecheck.model.kol.grade import ORDER
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from model.classifier import Prediction
-from model.schema import Action, Note, Rating, Verdict
+from notecheck.model.classifier import Prediction
+from notecheck.model.schema import Action, Note, Rating, Verdict
 
 
 class NoteIn(BaseModel):

@@ -1,7 +1,7 @@
 """The notes that drove a KOL finding: the undisclosed ads, most confident first, with their top signals.
 
 Signals come from `model.signals.find_signals` (rule-based: funnels, prices, products, calls to action,
-disclosure wording) when that module is present, else from the prediction's disclosure markers.
+disclosure wording).
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from model.classifier import Prediction
-from model.schema import Note
+from notecheck.model.classifier import Prediction
+from notecheck.model.schema import Note
+from notecheck.model.signals import find_signals
 
+SIGNAL_SOURCE = "notecheck.model.signals"  # named in reports: where the evidence signals come from
 MAX_EVIDENCE = 10  # evidence notes listed per report
 MAX_SIGNALS_PER_NOTE = 5
 SIGNAL_PRIORITY = ("funnel", "giveaway", "call_to_action", "price", "product", "disclosure")  # `model.signals` kinds
@@ -40,36 +42,20 @@ class Evidence:
         }
 
 
-def _signal_finder() -> tuple[Any, str]:
-    """`model.signals.find_signals` when that module exists, else None (disclosure markers are used)."""
-    try:
-        from model.signals import find_signals
-    except ImportError:
-        return None, "disclosure markers"
-    return find_signals, "model.signals"
-
-
-def note_signals(note: Note, prediction: Prediction, finder: Any) -> tuple[dict[str, Any], ...]:
-    """The note's strongest named signals: rule-based signals when available (ways to buy first, then calls
-    to action, prices, products, disclosure wording), else its disclosure markers."""
-    if finder is not None:
-        found = [{"kind": str(s.kind), "text": str(s.text), "field": str(s.field)} for s in finder(note)]
-        found.sort(key=lambda s: SIGNAL_PRIORITY.index(s["kind"]) if s["kind"] in SIGNAL_PRIORITY else 99)
-    else:
-        found = [
-            {"kind": f"disclosure_{m.strength}", "text": m.text, "field": m.field}
-            for m in prediction.disclosure.markers
-        ]
+def note_signals(note: Note) -> tuple[dict[str, Any], ...]:
+    """The note's strongest named signals: ways to buy first, then calls to action, prices, products and
+    disclosure wording."""
+    found = [{"kind": str(s.kind), "text": str(s.text), "field": str(s.field)} for s in find_signals(note)]
+    found.sort(key=lambda s: SIGNAL_PRIORITY.index(s["kind"]) if s["kind"] in SIGNAL_PRIORITY else 99)
     return tuple(found[:MAX_SIGNALS_PER_NOTE])
 
 
 def find_evidence(notes: Sequence[Note], predictions: Sequence[Prediction]) -> tuple[tuple[Evidence, ...], str]:
     """The undisclosed ads, most confident first (ties by note id), with their top signals."""
-    finder, source = _signal_finder()
     pairs = [(n, p) for n, p in zip(notes, predictions, strict=True) if p.verdict == "undisclosed_ad"]
     pairs.sort(key=lambda pair: (-pair[1].p_commercial, pair[0].id or ""))
     out = tuple(
-        Evidence(n.id, p.verdict, p.p_commercial, p.action, p.disclosure.reason, note_signals(n, p, finder))
+        Evidence(n.id, p.verdict, p.p_commercial, p.action, p.disclosure.reason, note_signals(n))
         for n, p in pairs[:MAX_EVIDENCE]
     )
-    return out, source
+    return out, SIGNAL_SOURCE

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from model.comments import char_ngrams, duplicate_flags, duplicate_share, jaccard, normalise_comment
-from model.engagement import (
+from notecheck.model.errors import ConfigError
+from notecheck.model.kol.comments import char_ngrams, duplicate_flags, duplicate_share, jaccard, normalise_comment
+from notecheck.model.kol.engagement import (
     ALL_METRICS,
     DUPLICATE_METRIC,
     FIXED_DEFAULTS,
@@ -16,8 +17,7 @@ from model.engagement import (
     author_medians,
     engagement_signals,
 )
-from model.errors import ConfigError
-from model.schema import Note
+from notecheck.model.schema import Note
 
 FARM = [
     "好用！已入手",

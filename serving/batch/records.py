@@ -20,11 +20,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from model.classifier import Classifier, Prediction
-from model.errors import DatasetError
-from model.loader import ColumnMap, validate_row
-from model.schema import Note
-from serving.readers import RawRow
+from notecheck.model.classifier import Classifier, Prediction
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import ColumnMap, validate_row
+from notecheck.model.schema import Note
+from notecheck.serving.batch.readers import RawRow
 
 OUTPUT_SCHEMA = pa.schema(
     [

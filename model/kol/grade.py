@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from model.engagement import EngagementSignal
-from model.kol_rules import Credit, PlatformRules
+from notecheck.model.kol.engagement import EngagementSignal
+from notecheck.model.kol.rules import Credit, PlatformRules
 
 Letter = Literal["A", "B", "C", "D", "F"]
 Risk = Literal["trustworthy", "caution", "high risk"]

@@ -11,16 +11,16 @@ import pytest
 from kol_fakes import LabelClassifier, bundled, label_classifier, write_jsonl
 from serving_support import running
 
-from model.classifier import Classifier
-from model.engagement import ReferenceDistribution
-from model.kol_data import reference_from_notes
-from model.loader import LabelledNote
 from notecheck.cli import main
 from notecheck.commands.kol import REFERENCE_SOURCE
-from serving import kol_routes
-from serving.app import create_app
-from serving.routes import default_routers, ops
-from serving.settings import Settings
+from notecheck.model.classifier import Classifier
+from notecheck.model.kol.data import reference_from_notes
+from notecheck.model.kol.engagement import ReferenceDistribution
+from notecheck.model.loader import LabelledNote
+from notecheck.serving.app import create_app
+from notecheck.serving.routes import default_routers, ops
+from notecheck.serving.routes import kol as kol_routes
+from notecheck.serving.settings import Settings
 
 pytestmark = pytest.mark.anyio
 AS_OF = "2026-11-20"
@@ -96,7 +96,7 @@ async def test_the_api_returns_the_cli_report_for_the_same_input(
     path, notes = subset
     fake = label_classifier(notes)
     monkeypatch.setattr(Classifier, "from_pretrained", classmethod(lambda cls, *a, **k: fake))
-    profiles = Path(__file__).resolve().parents[2] / "data" / "profiles.jsonl"
+    profiles = Path(__file__).resolve().parents[3] / "data" / "profiles.jsonl"
     cli = cli_report([str(path), "--author", author, "--as-of", AS_OF, "--profiles", str(profiles)], capsys)
     _, all_profiles = bundled()
     reference = reference_from_notes([n.note for n in notes], all_profiles, REFERENCE_SOURCE)

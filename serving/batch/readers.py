@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.errors import DatasetError
-from model.loader import NUMERIC_FIELDS, ColumnMap
+from notecheck.model.errors import DatasetError
+from notecheck.model.loader import NUMERIC_FIELDS, ColumnMap
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from model.errors import ConfigError
-from serving.records import OUTPUT_SCHEMA
+from notecheck.model.errors import ConfigError
+from notecheck.serving.batch.records import OUTPUT_SCHEMA
 
 #: Output suffixes and the format each one writes.
 WRITERS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}

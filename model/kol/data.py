@@ -10,14 +10,14 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from model.engagement import ReferenceDistribution
-from model.errors import ConfigError, DatasetError, NotecheckError
-from model.kol import Profile
-from model.schema import Note
+from notecheck.model.errors import ConfigError, DatasetError, NotecheckError
+from notecheck.model.kol.check import Profile
+from notecheck.model.kol.engagement import ReferenceDistribution
+from notecheck.model.schema import Note
 
 log = logging.getLogger(__name__)
 
-BUNDLED_DATA = Path(__file__).resolve().parents[1] / "data"
+BUNDLED_DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's data/ (absent from a wheel)
 PROFILES_FILE = "profiles.jsonl"
 
 
@@ -66,7 +66,7 @@ def reference_from_notes(
 def bundled_reference(data_dir: str | Path = BUNDLED_DATA) -> ReferenceDistribution | None:
     """The reference distribution of the bundled notes (`data/notes`, `data/profiles.jsonl`); None when the
     data is not there (an installed package without the repository) or unreadable."""
-    from model.loader import load_notes
+    from notecheck.model.loader import load_notes
 
     data_dir = Path(data_dir)
     files = sorted((data_dir / "notes").glob("*.jsonl")) if (data_dir / "notes").is_dir() else []

@@ -30,12 +30,12 @@ from typing import Any
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from model.classifier import Classifier
-from model.errors import ConfigError, DatasetError
-from model.loader import ColumnMap
-from serving.readers import input_format, iter_chunks, parquet_rows
-from serving.records import score_rows
-from serving.writers import is_temp, merge_parts, output_format, write_json, write_part
+from notecheck.model.classifier import Classifier
+from notecheck.model.errors import ConfigError, DatasetError
+from notecheck.model.loader import ColumnMap
+from notecheck.serving.batch.readers import input_format, iter_chunks, parquet_rows
+from notecheck.serving.batch.records import score_rows
+from notecheck.serving.batch.writers import is_temp, merge_parts, output_format, write_json, write_part
 
 log = logging.getLogger(__name__)
 

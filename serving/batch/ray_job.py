@@ -29,12 +29,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from model.errors import ConfigError, DatasetError
-from model.loader import ColumnMap
-from model.metadata import ModelMetadata
-from serving.offline import ScoreSummary
-from serving.readers import RawRow, input_format, iter_rows, parquet_row_group_rows
-from serving.records import OUTPUT_SCHEMA, score_rows
+from notecheck.model.errors import ConfigError, DatasetError
+from notecheck.model.loader import ColumnMap
+from notecheck.model.metadata import ModelMetadata
+from notecheck.serving.batch.offline import ScoreSummary
+from notecheck.serving.batch.readers import RawRow, input_format, iter_rows, parquet_row_group_rows
+from notecheck.serving.batch.records import OUTPUT_SCHEMA, score_rows
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class ScoreUnits:
     """The actor: one classifier per actor, loaded once; each call scores the units it is given."""
 
     def __init__(self, model_dir: str, columns: dict[str, str], runtime: str, skip_invalid: bool, batch_size: int):
-        from model.classifier import Classifier
+        from notecheck.model.classifier import Classifier
 
         self.classifier = Classifier.from_pretrained(model_dir, runtime=runtime)
         self.columns = ColumnMap(**columns)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from model.schema import Note
+from notecheck.model.schema import Note
 
 NEAR_DUPLICATE_JACCARD = 0.8  # character 3-gram Jaccard at or above which two comments are near-duplicates
 MAX_COMMENTS = 5000  # comments compared per author (the first ones, in note order): bounds the pairwise work

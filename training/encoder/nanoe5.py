@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import ModelLoadError
+from notecheck.model.errors import ModelLoadError
 
 MAGIC = b"E5S1"
 BLOCK_VALUES = 32

@@ -1,0 +1,1 @@
+"""KOL authenticity: private orders, disclosure habits and fake engagement, graded per account."""
