@@ -107,12 +107,6 @@ class Explanation:
             "words": [w.to_dict() for w in self.words],
         }
 
-    def to_html(self) -> str:
-        """A standalone HTML snippet: the note with its evidence highlighted, signals underlined, a legend."""
-        from notecheck.model.highlight import explanation_html
-
-        return explanation_html(self)
-
 
 class Explainer:
     """Explains a `Classifier`'s predictions. Gradient methods need the transformer backend (fp32 or bf16).

@@ -10,11 +10,9 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from notecheck.model.explain import Explanation, WordAttribution
-    from notecheck.model.signals import Signal
+from notecheck.model.explain import Explanation, WordAttribution
+from notecheck.model.signals import Signal
 
 _TOWARDS = (220, 38, 38)  # red: raises P(commercial)
 _AGAINST = (37, 99, 235)  # blue: lowers it
@@ -116,7 +114,7 @@ def _legend() -> str:
 
 def html_page(explanations: Sequence[Explanation], title: str = "notecheck explanations", footer: str = "") -> str:
     """A whole HTML document with one snippet per note; `footer` is trusted HTML put after them."""
-    body = "\n".join([*(e.to_html() for e in explanations), footer])
+    body = "\n".join([*(explanation_html(e) for e in explanations), footer])
     return (
         f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>\n'
         f"<body>\n{body}\n</body></html>\n"

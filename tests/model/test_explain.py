@@ -15,7 +15,7 @@ from explain_support import CODE, CODE_WORD, HELD_OUT, code_model_dir
 from notecheck.model.attribution import _inputs, log_odds_fn, token_attributions
 from notecheck.model.classifier import Classifier, model_input
 from notecheck.model.explain import Explainer, ExplanationError, WordAttribution
-from notecheck.model.highlight import explanation_ansi, html_page
+from notecheck.model.highlight import explanation_ansi, explanation_html, html_page
 from notecheck.model.metadata import ModelMetadata
 from notecheck.model.schema import Note
 from notecheck.model.scorer import Scores
@@ -174,7 +174,7 @@ def test_other_backends_get_occlusion_and_a_clear_error_for_gradients() -> None:
 def test_html_escapes_highlights_and_underlines(code_classifier: Classifier) -> None:
     note = Note(text="<script>alert(1)</script> 私信我" + CODE, title="A & B")
     (e,) = Explainer(code_classifier).explain([note], method="ig")
-    snippet = e.to_html()
+    snippet = explanation_html(e)
     assert "<script>" not in snippet and "&lt;" in snippet and "&amp;" in snippet and " & " not in snippet
     assert "background:rgba(220,38,38," in snippet  # evidence in red
     assert "text-decoration:underline" in snippet and "funnel: direct message" in snippet
