@@ -22,9 +22,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# mypy resolves `notecheck.model` through a tree of links that mirrors the installed layout (the editable
+# install maps the owner's top-level folders with an import hook mypy cannot follow).
+TYPES := build/typecheck
+
 lint: $(STAMP)
 	$(BIN)/ruff check model training serving notecheck tests benchmarks
 	$(BIN)/ruff format --check model training serving notecheck tests benchmarks
+	rm -rf $(TYPES) && mkdir -p $(TYPES)/notecheck
+	for f in notecheck/*.py notecheck/commands; do ln -s "$$PWD/$$f" $(TYPES)/notecheck/; done
+	for d in model training serving; do ln -s "$$PWD/$$d" $(TYPES)/notecheck/$$d; done
+	MYPYPATH=$(TYPES) $(BIN)/mypy --strict -p notecheck.model
+	MYPYPATH=$(TYPES) $(BIN)/mypy -p notecheck
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from notecheck.model.classifier import margins
 from notecheck.model.combiner import FEATURES, Combiner, signal_features
 from notecheck.model.disclosure import Disclosure, rate
 from notecheck.model.schema import Note
@@ -58,8 +57,3 @@ def fit_combiner(
     combiner = Combiner(bias=float(lr.intercept_[0]), model_weight=float(lr.coef_[0][0]), weights=weights)
     log.info("combiner: model weight %.3f, %s", combiner.model_weight, {k: round(v, 2) for k, v in weights.items()})
     return combiner
-
-
-def fit_on_notes(logits: np.ndarray, temperature: float, notes: Sequence[Note], labels: np.ndarray) -> Combiner | None:
-    """`fit_combiner` from raw validation logits and the notes they came from."""
-    return fit_combiner(margins(logits, temperature), note_features(notes), labels)

@@ -19,12 +19,11 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from notecheck.model.errors import DatasetError
 from notecheck.model.loader import LabelledNote
 from notecheck.model.schema import detect_lang
-from notecheck.training.splits import _one_fold, writer_of
+from notecheck.training.splits import hold_out_groups, writer_of
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ def make_folds(
     for i in range(k):
         test_w, val_w = groups[i], groups[(i + 1) % k]
         rest = [n for w in sorted(by_writer) if w not in test_w + val_w and w not in exclude for n in by_writer[w]]
-        keep, held = _one_fold(rest, in_distribution, seed + i)
+        keep, held = hold_out_groups(rest, in_distribution, seed + i)
         rng = random.Random(seed * 7919 + i)
         folds.append(
             Fold(
@@ -124,18 +123,3 @@ def _sample(notes: list[LabelledNote], limit: int, rng: random.Random) -> list[L
     if not limit or len(notes) <= limit:
         return notes
     return sorted(rng.sample(notes, limit), key=lambda n: str(n.note.id))
-
-
-def summarise(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, dict[str, float | None]]:
-    """Mean of each metric per (recipe, where) over folds: {"recipe|where": {metric: mean}}."""
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        grouped[f"{row['recipe']}|{row['where']}"].append(row)
-    out: dict[str, dict[str, float | None]] = {}
-    for key, items in grouped.items():
-        out[key] = {}
-        for m in metrics:
-            values = [float(r[m]) for r in items if r.get(m) is not None]
-            out[key][m] = sum(values) / len(values) if values else None
-        out[key]["folds"] = len(items)
-    return out

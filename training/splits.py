@@ -54,7 +54,7 @@ def stratum_of(item: LabelledNote) -> str:
     return f"{item.label}|{item.note.lang or detect_lang(item.note.text)}"
 
 
-def _one_fold(items: Sequence[LabelledNote], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+def hold_out_groups(items: Sequence[LabelledNote], fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Indices (rest, held) with about `fraction` of items held out, whole groups at a time."""
     n_splits = max(2, round(1 / fraction))
     groups = [group_of(i) for i in items]
@@ -70,9 +70,9 @@ def _one_fold(items: Sequence[LabelledNote], fraction: float, seed: int) -> tupl
 
 def split_notes(notes: Sequence[LabelledNote], seed: int = 13, test: float = 0.15, validation: float = 0.15) -> Split:
     """Split by author, stratified by label x language; the same seed gives the same split."""
-    rest_idx, test_idx = _one_fold(notes, test, seed)
+    rest_idx, test_idx = hold_out_groups(notes, test, seed)
     rest = [notes[i] for i in rest_idx]
-    train_idx, val_idx = _one_fold(rest, validation / (1 - test), seed + 1)
+    train_idx, val_idx = hold_out_groups(rest, validation / (1 - test), seed + 1)
     split = Split([rest[i] for i in train_idx], [rest[i] for i in val_idx], [notes[i] for i in test_idx])
     log.info("split by author: %s", split.describe())
     return split

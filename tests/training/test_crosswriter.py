@@ -7,7 +7,7 @@ import pytest
 from notecheck.model.errors import DatasetError
 from notecheck.model.loader import LabelledNote
 from notecheck.model.schema import Note
-from notecheck.training.crosswriter import make_folds, summarise, writer_groups, writer_of
+from notecheck.training.crosswriter import make_folds, writer_groups, writer_of
 
 
 def corpus(writers_per_lang: int = 6, authors: int = 3, per_author: int = 8) -> list[LabelledNote]:
@@ -55,12 +55,6 @@ def test_folds_hold_out_whole_writers_and_keep_parts_apart() -> None:
     assert sorted(w for f in folds for w in f.test_writers) == sorted({writer_of(n) for n in notes} - set(excluded))
 
 
-def test_summarise_means_over_folds() -> None:
-    rows = [{"recipe": "lp", "where": "out", "macro_f1": 0.8}, {"recipe": "lp", "where": "out", "macro_f1": 0.6}]
-    assert summarise(rows, ["macro_f1"])["lp|out"] == {"macro_f1": pytest.approx(0.7), "folds": 2}
-
-
 def test_fewer_than_three_groups_are_refused() -> None:
     with pytest.raises(DatasetError, match="at least 3"):
         writer_groups(corpus(), k=2)
-    assert summarise([{"recipe": "a", "where": "out", "auc": None}], ["auc"])["a|out"]["auc"] is None
