@@ -18,6 +18,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/notecheck demo
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/default_model --model-dir runs/default
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ def log_odds_fn(model: torch.nn.Module, temperature: float) -> Callable[[torch.T
 
     def forward(embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         logits = model(inputs_embeds=embeds, attention_mask=attention_mask).logits.float()
-        return (logits[:, 1] - logits[:, 0]) * scale
+        return cast(torch.Tensor, (logits[:, 1] - logits[:, 0]) * scale)
 
     return forward
 

@@ -94,12 +94,14 @@ def body_offset(note: Note) -> int:
 def margins(logits: np.ndarray, temperature: float) -> np.ndarray:
     """Calibrated log-odds of commercial from (n, 2) logits."""
     logits = np.asarray(logits, dtype=np.float64)
-    return (logits[:, 1] - logits[:, 0]) / max(temperature, 1e-6)
+    out: np.ndarray = (logits[:, 1] - logits[:, 0]) / max(temperature, 1e-6)
+    return out
 
 
 def calibrated(logits: np.ndarray, temperature: float) -> np.ndarray:
     """P(commercial) from (n, 2) logits: a softmax over logits / temperature, written as a sigmoid."""
-    return 1.0 / (1.0 + np.exp(-np.clip(margins(logits, temperature), -60, 60)))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(margins(logits, temperature), -60, 60)))
+    return out
 
 
 def decide(p_commercial: float, disclosure: Disclosure, thresholds: Thresholds) -> tuple[Verdict, Action]:

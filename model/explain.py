@@ -24,20 +24,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from notecheck.model.classifier import Classifier, Prediction, as_note, body_offset, model_input
 from notecheck.model.errors import NotecheckError
+from notecheck.model.options import EXPLAIN_METHODS
 from notecheck.model.schema import Note
 from notecheck.model.signals import Signal, find_signals
 from notecheck.model.words import InputLayout, Word, delete_words, merge_scores, note_words
 
 log = logging.getLogger(__name__)
 
-Method = Literal["ig", "grad_x_input", "occlusion"]
-METHODS: tuple[str, ...] = ("ig", "grad_x_input", "occlusion")
+METHODS: tuple[str, ...] = EXPLAIN_METHODS
 GRADIENT_METHODS = ("ig", "grad_x_input")
 TARGET = "calibrated log-odds of commercial: (logit_commercial - logit_genuine) / temperature"
 
@@ -179,7 +179,7 @@ class Explainer:
 
     def _occlusion(self, note: Note, words: Sequence[Word]) -> list[float]:
         values = self.log_odds([note, *(delete_words(note, [w]) for w in words)])
-        return (values[0] - values[1:]).tolist()
+        return [float(v) for v in values[0] - values[1:]]
 
     def _check_gradients(self, method: str) -> None:
         from notecheck.model.scorer import TransformerScorer

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from notecheck.model.errors import DatasetError
+from notecheck.model.options import NOTE_FORMATS, describe_formats
 from notecheck.model.schema import VERDICTS, Note
 
 log = logging.getLogger(__name__)
 
-FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+#: The `datasets` builder that reads each note format.
+BUILDERS = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}
 
 #: Labels understood without a mapping: the three verdicts, plus common binary spellings.
 DEFAULT_LABEL_MAP: dict[str, str] = {
@@ -71,6 +73,26 @@ class LoadSummary:
         return text
 
 
+def data_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand directories into the note files they hold (sorted, so the order never depends on the filesystem);
+    files and saved `datasets` directories are kept as given.
+
+    >>> data_files(["data/notes"])[:2]  # doctest: +SKIP
+    [PosixPath('data/notes/en_1.jsonl'), PosixPath('data/notes/en_2.jsonl')]
+    """
+    files: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        if path.is_dir() and not (path / "dataset_info.json").exists():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in NOTE_FORMATS)
+            if not found:
+                raise DatasetError(path, None, None, f"directory holds no {describe_formats(NOTE_FORMATS)} files")
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
 def parse_label_map(spec: str | Mapping[str, str] | None) -> dict[str, str]:
     """`"spam=commercial,ham=genuine"` or a mapping, layered over `DEFAULT_LABEL_MAP`."""
     mapping = dict(DEFAULT_LABEL_MAP)
@@ -105,9 +127,10 @@ def open_dataset(path: str | Path, skip_invalid: bool = False) -> tuple[Any, lis
             raise DatasetError(path, None, None, f"not a saved dataset directory: {exc}") from exc
         ds = ds["train"] if isinstance(ds, datasets.DatasetDict) else ds
         return ds, list(range(1, len(ds) + 1)), []
-    kind = FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise DatasetError(path, None, None, f"unknown format '{path.suffix}' (use .jsonl, .csv or .parquet)")
+    fmt = NOTE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DatasetError(path, None, None, f"unknown format '{path.suffix}' (use {describe_formats(NOTE_FORMATS)})")
+    kind = BUILDERS[fmt]
     if kind == "json":
         # datasets cannot say which line is broken, so JSONL is checked line by line first
         rows, numbers, broken = _scan_jsonl(path)
@@ -245,5 +268,5 @@ def load_notes(
                     raise
                 summary.skipped.append(exc)
     summary.loaded = len(notes)
-    log.info(summary.describe())
+    log.debug(summary.describe())
     return notes, summary

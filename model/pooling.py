@@ -30,7 +30,7 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torc
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
-class BertMeanPoolForSequenceClassification(BertForSequenceClassification):
+class BertMeanPoolForSequenceClassification(BertForSequenceClassification):  # type: ignore[no-untyped-call]
     """`BertForSequenceClassification` with the pooler replaced by a masked mean over token states."""
 
     def __init__(self, config: Any) -> None:
@@ -38,7 +38,7 @@ class BertMeanPoolForSequenceClassification(BertForSequenceClassification):
         self.bert.pooler = None  # unused: no weights to load or train
         setattr(config, POOLING_KEY, "mean")
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
@@ -68,9 +68,10 @@ def supports_mean_pooling(config: Any) -> bool:
     return getattr(config, "model_type", "") == "bert"
 
 
-def load_sequence_classifier(path: str | Path, pooling: str | None = None, **kwargs: Any) -> torch.nn.Module:
+def load_sequence_classifier(path: str | Path, pooling: str | None = None, **kwargs: Any) -> Any:
     """Load a sequence classifier from `path`: mean pooling when asked for (`pooling="mean"`) or recorded in
-    its config, for BERT models; otherwise transformers' own class for the architecture."""
+    its config, for BERT models; otherwise transformers' own class for the architecture. Typed `Any`: a
+    transformers model's attributes are dynamic."""
     config = AutoConfig.from_pretrained(path, **{k: v for k, v in kwargs.items() if k in ("num_labels",)})
     recorded = getattr(config, POOLING_KEY, None)
     wanted = pooling or recorded or "cls"

@@ -10,18 +10,18 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from notecheck.model.errors import ModelLoadError
+from notecheck.model.options import RUNTIMES
 from notecheck.model.pooling import load_sequence_classifier
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("fp32", "bf16", "int8")
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 
 
@@ -104,7 +104,7 @@ class TransformerScorer:
         return cls(model, tokenizer, max_length=max_length, **kwargs)
 
     def save(self, path: str | Path) -> None:
-        self.model.save_pretrained(path, safe_serialization=True)
+        self.model.save_pretrained(path, safe_serialization=True)  # type: ignore[operator]
         self.tokenizer.save_pretrained(path)
 
     def encode(self, texts: Sequence[str]) -> Encoded:
@@ -174,12 +174,13 @@ class FusedLinear(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
             return torch.nn.functional.linear(x, self.weight, self.bias)
-        return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+        out: torch.Tensor = torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+        return out
 
 
 def fused_linear_works() -> bool:
     """Whether oneDNN's bf16 linear is available here and agrees with `F.linear` (checked once per call)."""
-    if not (torch.backends.mkldnn.is_available() and bf16_is_fast()):
+    if not (torch.backends.mkldnn.is_available() and bf16_is_fast()):  # type: ignore[no-untyped-call]
         return False
     try:
         gen = torch.Generator().manual_seed(0)
@@ -215,5 +216,8 @@ def apply_runtime(model: torch.nn.Module, runtime: str) -> torch.nn.Module:
             log.debug("bf16: %d linear layers run by oneDNN", fuse_linears(model))
         return model
     if runtime == "int8":
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        quantized = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+            model, {torch.nn.Linear}, dtype=torch.qint8
+        )
+        return cast(torch.nn.Module, quantized)
     return model

@@ -197,6 +197,6 @@ def find_signals(note: Note) -> list[Signal]:
     ]
     for field in ("title", "text"):
         source = getattr(note, field) or ""
-        found += _drop_nested(_rule_signals(source, field))  # type: ignore[arg-type]
+        found += _drop_nested(_rule_signals(source, field))
     order = {"title": 0, "text": 1}
     return sorted(found, key=lambda s: (order[s.field], s.start, -s.end, SIGNAL_KINDS.index(s.kind)))

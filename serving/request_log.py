@@ -1,14 +1,15 @@
-"""One JSON line per request (`notecheck.access` logger) and the request metrics, as plain ASGI middleware.
+"""One access record per request (`notecheck.access` logger) and the request metrics, as plain ASGI middleware.
 
-The line names the request id (the client's `X-Request-ID` when it is sane, else a fresh one, echoed back
-in the response header), method, route template, status, latency and number of notes. Note text appears
-only when the route put it in `request.state.texts` (it does so only with `NOTECHECK_LOG_TEXT=true`).
+The record's fields travel as a dict (`extra={JSON_FIELDS: ...}`, see `serving.logs`), so the JSON formatter
+writes them as JSON values beside `time`, `level`, `logger` and `message` ("POST /v1/predict 200"). They name
+the request id (the client's `X-Request-ID` when it is sane, else a fresh one, echoed back in the response
+header), method, route template, status, latency and number of notes. Note text appears only when the route
+put it in `request.state.texts` (it does so only with `NOTECHECK_LOG_TEXT=true`).
 Unhandled errors become a JSON 500 here, so they carry the request id and are counted like any other.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -21,6 +22,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from notecheck.serving.logs import JSON_FIELDS, JsonFormatter
 from notecheck.serving.metrics import Metrics
 
 ACCESS_LOGGER = "notecheck.access"
@@ -89,15 +91,18 @@ class RequestLogMiddleware:
         }
         if "texts" in state:
             line["texts"] = state["texts"]
-        access_log.info(json.dumps(line, ensure_ascii=False))
+        access_log.info("%s %s %d", scope["method"], route, status, extra={JSON_FIELDS: line})
         if self.metrics is not None:
             self.metrics.observe_request(scope["method"], route, status, seconds)
 
 
 def configure_access_log(stream: IO[str] | None = None) -> None:
-    """Send access lines, bare (each one JSON object), to `stream` (stderr), not through the root format."""
+    """Send access lines, one JSON object each, to `stream` (stderr), not through the root format.
+
+    Only the access log: `serving.logs.uvicorn_log_config()` makes every logger of the server write JSON.
+    """
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(JsonFormatter())
     access_log.handlers[:] = [handler]
     access_log.setLevel(logging.INFO)
     access_log.propagate = False

@@ -13,14 +13,14 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from notecheck.model.errors import ConfigError
+from notecheck.model.options import DEFAULT_RUNTIME, Runtime
 
-Runtime = Literal["fp32", "bf16", "int8"]
 MIN_API_KEY_CHARS = 16  # a shorter key is guessable; `python -c "import secrets; print(secrets.token_urlsafe())"`
 
 
@@ -48,12 +48,14 @@ class Settings(BaseSettings):
     max_notes_per_request: int = Field(64, ge=1, le=10_000)
     max_note_chars: int = Field(20_000, ge=1, le=1_000_000)  # per note text (and title)
     max_body_bytes: int = Field(2_000_000, ge=1024, le=100_000_000)
+    max_explain_notes: int = Field(8, ge=1, le=64)  # notes per /v1/explain request: each costs seconds of CPU
+    max_kol_notes: int = Field(500, ge=1, le=5000)  # notes per account in one /v1/kol/check request
     batch_max_tokens: int = Field(8192, ge=16, le=1_000_000)  # estimated tokens per model batch
     batch_max_wait_ms: float = Field(10.0, ge=0, le=10_000)  # how long a batch waits to fill
     batch_max_notes: int = Field(64, ge=1, le=10_000)
     batching: bool = True  # False: each request's notes run alone (for benchmarks)
     queue_max_notes: int = Field(1024, ge=1, le=1_000_000)  # bounded queue: beyond it, HTTP 429
-    runtime: Runtime = "fp32"
+    runtime: Runtime = DEFAULT_RUNTIME
     log_text: bool = False  # put note text into request logs (off: notes are personal data)
 
     @field_validator("api_keys", mode="before")

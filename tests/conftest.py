@@ -10,6 +10,18 @@ from pathlib import Path
 
 import pytest
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--model-dir", default=None, help="a trained default model: runs tests/default_model on it")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    # tests/default_model checks the model `make demo` trains (40 minutes): `make demo` runs them with --model-dir
+    if collection_path.name == "default_model" and not config.getoption("--model-dir"):
+        return True
+    return None
+
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,8 +1,10 @@
-"""`notecheck kol`: one account's readable report, the ranking of all accounts, and one-line errors."""
+"""`notecheck kol`: one account's readable report, the ranking of all accounts, profiles found beside the notes,
+and one-line errors."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +27,14 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_jsonl(folder / "a.jsonl", [n for n in chosen if n.note.lang == "en"])
     write_jsonl(folder / "b.jsonl", [n for n in chosen if n.note.lang == "zh"])
     return folder
+
+
+@pytest.fixture
+def bundled_layout(data_dir: Path, tmp_path: Path) -> Path:
+    """The bundled data's layout, `data/notes/*.jsonl` beside `data/profiles.jsonl`; returns the notes folder."""
+    notes = shutil.copytree(data_dir, tmp_path / "data" / "notes")
+    shutil.copy(PROFILES, tmp_path / "data" / "profiles.jsonl")
+    return notes
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +69,8 @@ def test_all_writes_the_ranking_and_the_chart(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "rank.csv"
-    assert main(["kol", str(data_dir), "--all", "-o", str(out), "--profiles", PROFILES, "--as-of", "2026-11-20"]) == 0
+    args = ["--all", "--ranking", str(out), "--profiles", PROFILES, "--as-of", "2026-11-20"]
+    assert main(["kol", str(data_dir), *args]) == 0
     printed = capsys.readouterr().out
     table = pd.read_csv(out)
     assert sorted(table["author_id"]) == sorted(AUTHORS)
@@ -71,10 +82,13 @@ def test_all_writes_the_ranking_and_the_chart(
     assert f"ranking: {out}" in printed and printed.index("en109") > printed.index("zh314")
 
 
-def test_all_writes_parquet_and_a_named_chart(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(DATA.parent)  # the default --profiles is data/profiles.jsonl, relative to the repository
+def test_all_writes_parquet_and_a_named_chart(
+    bundled_layout: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out, chart = tmp_path / "rank.parquet", tmp_path / "charts" / "kol.png"
-    assert main(["kol", str(data_dir), "--all", "-o", str(out), "--chart", str(chart), "--no-reference"]) == 0
+    args = ["--all", "--ranking", str(out), "--chart", str(chart), "--no-reference"]
+    assert main(["kol", str(bundled_layout), *args]) == 0
+    assert "warning" not in capsys.readouterr().err  # profiles.jsonl was found in the folder above the notes
     table = pd.read_parquet(out).set_index("author_id")
     assert len(table) == len(AUTHORS) and chart.is_file()
     assert table["followers"].notna().all() and table.loc["en109", "followers"] == 74000
@@ -84,12 +98,14 @@ def test_all_writes_parquet_and_a_named_chart(data_dir: Path, tmp_path: Path, mo
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--all"], "--all: needs -o OUT"),
+        ([], "give --author ID for one account's report or --all"),
+        (["--all", "--author", "en111"], "not both"),
+        (["--all"], "--all: needs --ranking FILE"),
         (["--author", "nobody"], "--author: no notes by 'nobody' in the files"),
         (["--author", "en111", "--as-of", "20/11/2026"], "--as-of: '20/11/2026' is not a date"),
         (["--author", "en111", "--rules", "missing.yaml"], "--rules missing.yaml: file not found"),
-        (["--author", "en111", "--chart", "x.png"], "-o and --chart only go with --all"),
-        (["--all", "-o", "rank.xlsx"], "unknown table format '.xlsx'"),
+        (["--author", "en111", "--chart", "x.png"], "--ranking and --chart only go with --all"),
+        (["--all", "--ranking", "rank.xlsx"], "unknown table format '.xlsx'"),
         (["--author", "en111", "--profiles", "nope.jsonl"], "nope.jsonl: profiles file not found"),
     ],
 )
@@ -108,3 +124,28 @@ def test_bad_rules_yaml_names_the_rule(data_dir: Path, tmp_path: Path, capsys: p
     rules.write_text("min_followers: -5\n", encoding="utf-8")
     assert main(["kol", str(data_dir), "--author", "en111", "--rules", str(rules)]) == 2
     assert f"{rules}.min_followers: must not be negative" in capsys.readouterr().err
+
+
+def test_profiles_beside_the_notes_are_found(bundled_layout: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copy(PROFILES, bundled_layout / "profiles.jsonl")  # the notes' own folder is looked at first
+    assert main(["kol", str(bundled_layout / "a.jsonl"), "--author", "en111", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["profile"]["followers"] is not None
+    assert all(r["status"] != "not_measured" for r in report["eligibility"]["rules"])
+
+
+def test_unknown_followers_warn_once_and_read_not_measured(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kol", str(data_dir), "--author", "en111"]) == 0  # no profiles.jsonl beside these notes
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "followers unknown" in warnings[0] and "--profiles" in warnings[0]
+    out = captured.out
+    assert "followers: unknown" in out and "[not measured] min_followers: followers unknown" in out
+    per_follower = [line for line in out.splitlines() if " per follower" in line]
+    assert len(per_follower) == 3 and all(line.startswith("  [not measured] ") for line in per_follower)
+
+    assert main(["kol", str(data_dir), "--author", "en111", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    status = {s["name"]: s["status"] for s in report["engagement"]["signals"]}
+    assert status["likes_per_follower"] == "not_measured" and status["likes_per_exposure"] in ("ok", "flagged")
+    assert report["eligibility"]["rules"][0]["status"] == "not_measured"

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from notecheck.model.errors import ConfigError
+from notecheck.model.options import BACKENDS, PRECISIONS
 from notecheck.training.encoder.build import DEFAULT_BASE_MODEL
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
@@ -83,8 +84,8 @@ class TrainConfig:
         return cls.from_dict(data)
 
     def validate(self) -> None:
-        if self.model not in ("transformer", "tfidf"):
-            raise ConfigError(f"model: must be 'transformer' or 'tfidf', got '{self.model}'")
+        if self.model not in BACKENDS:
+            raise ConfigError(f"model: must be one of {', '.join(BACKENDS)}, got '{self.model}'")
         if self.recipe not in RECIPES:
             raise ConfigError(f"recipe: must be one of {', '.join(RECIPES)}, got '{self.recipe}'")
         if self.pooling not in ("cls", "mean"):
@@ -96,8 +97,8 @@ class TrainConfig:
                 raise ConfigError(f"{name}: must be between 0 and 1")
         if not 0 <= self.label_smoothing < 0.5:
             raise ConfigError("label_smoothing: must be in [0, 0.5)")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ConfigError(f"precision: must be auto, fp32 or bf16, got '{self.precision}'")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision: must be one of {', '.join(PRECISIONS)}, got '{self.precision}'")
         if not 8 <= self.max_length <= 512:
             raise ConfigError(f"max_length: must be between 8 and 512, got {self.max_length}")
         for name in ("epochs", "batch_size"):

@@ -117,7 +117,7 @@ def breakdown(notes: Sequence[LabelledNote], keys: Sequence[str]) -> str:
     lines.append("|" + "---|" * (len(keys) + len(VERDICTS) + 1))
     for combo in combos:
         row = [counts[(*combo, v)] for v in VERDICTS]
-        lines.append("| " + " | ".join(combo) + " | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
+        lines.append("| " + " | ".join(str(c) for c in combo) + " | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
     return "\n".join(lines)
 
 

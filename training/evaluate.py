@@ -137,7 +137,7 @@ def evaluate(classifier: Classifier, notes: Sequence[LabelledNote]) -> dict[str,
         summary.update(_verdict_metrics(notes, verdicts, actions))
     else:
         summary["verdict_note"] = BINARY_NOTE
-        log.info(BINARY_NOTE)
+        log.debug(BINARY_NOTE)
     summary["thresholds"] = {k: float(v) for k, v in vars(meta.thresholds).items()}
     summary["actions"] = action_report(probs, labels, meta.thresholds)
     summary["actions_taken"] = {a: float(np.mean([x == a for x in actions])) for a in ("allow", "review", "flag")}
@@ -181,5 +181,5 @@ def write_report(
     report = out_dir / "report.md"
     text = render_markdown(result, title, baseline, [p.name for p in plots])
     report.write_text(text, encoding="utf-8")
-    log.info("evaluation report written to %s", report)
+    log.debug("evaluation report written to %s", report)
     return [metrics, report, *plots]

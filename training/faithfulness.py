@@ -157,7 +157,7 @@ def measure_faithfulness(
             rankings.append([Word(w.start, w.end, w.text, w.field) for w in ranked])
         seconds = (time.perf_counter() - started) / len(chosen)
         report.results[method] = _result(*score_rankings(classifier, chosen, rankings, ks), seconds)
-        log.info("%s: AOPC comprehensiveness %.3f", method, report.results[method].aopc_comprehensiveness)
+        log.debug("%s: AOPC comprehensiveness %.3f", method, report.results[method].aopc_comprehensiveness)
     shuffled = []
     for i, ws in enumerate(note_words(n) for n in chosen):
         order = np.random.default_rng([config.seed, i]).permutation(len(ws))

@@ -17,15 +17,13 @@ import numpy as np
 
 from notecheck.model.classifier import Classifier, calibrated, margins
 from notecheck.model.errors import DatasetError
-from notecheck.model.loader import ColumnMap, LabelledNote, load_notes
+from notecheck.model.loader import ColumnMap, LabelledNote, data_files, load_notes
 from notecheck.model.metadata import ModelMetadata
 from notecheck.training.config import TrainConfig
 from notecheck.training.encoder.build import ensure_base_model
 from notecheck.training.splits import FrozenSplit, Split, content_hash, split_notes
 
 log = logging.getLogger(__name__)
-
-DATA_SUFFIXES = (".jsonl", ".csv", ".parquet")
 
 
 @dataclass
@@ -36,21 +34,6 @@ class TrainOutcome:
     test_metrics: dict[str, Any]
 
 
-def data_files(paths: list[str]) -> list[Path]:
-    """Expand directories into their data files (sorted, so the order never depends on the filesystem)."""
-    files: list[Path] = []
-    for item in paths:
-        path = Path(item)
-        if path.is_dir() and not (path / "dataset_info.json").exists():
-            found = sorted(p for p in path.iterdir() if p.suffix in DATA_SUFFIXES)
-            if not found:
-                raise DatasetError(path, None, None, "directory holds no .jsonl, .csv or .parquet files")
-            files += found
-        else:
-            files.append(path)
-    return files
-
-
 def load_training_notes(config: TrainConfig) -> list[LabelledNote]:
     columns = ColumnMap(text=config.text_column, label=config.label_column, id=config.id_column)
     notes, summary = load_notes(
@@ -59,7 +42,7 @@ def load_training_notes(config: TrainConfig) -> list[LabelledNote]:
     log.info(summary.describe())
     ids = [n.note.id for n in notes]
     if len(set(ids)) != len(ids):
-        dupes = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        dupes = sorted({str(i) for i in ids if ids.count(i) > 1})[:5]
         raise DatasetError(config.data[0], None, config.id_column, f"duplicate note ids, e.g. {dupes}")
     return notes
 
@@ -230,5 +213,5 @@ def finalize(
     write_model_card(staging, meta, test)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
-    log.info("model %s written to %s", meta.version, out)
+    log.debug("model %s written to %s", meta.version, out)
     return TrainOutcome(out, meta, split, test)

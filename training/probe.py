@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ _FROZEN: dict[tuple[str, int, bool, str], np.ndarray] = {}
 
 def embed(scorer: TransformerScorer, texts: Sequence[str], bf16: bool = False, progress: bool = True) -> np.ndarray:
     """Mean-pooled embeddings of `texts` from the scorer's (mean-pooling) model, frozen, in input order."""
-    model = scorer.model
+    model: Any = scorer.model  # a transformers model: its attributes are dynamic
     if not hasattr(model, "embed"):
         raise TypeError("linear probing needs a mean-pooled model (pooling: mean)")
     enc = scorer.encode(texts)
@@ -86,7 +87,7 @@ def fit_probe(
 
 def set_head(model: torch.nn.Module, coef: np.ndarray, intercept: float) -> None:
     """Write a probe into the 2-class head: logit(commercial) - logit(genuine) = coef . x + intercept."""
-    head = model.classifier  # type: ignore[attr-defined]
+    head: Any = model.classifier
     with torch.no_grad():
         w = torch.as_tensor(coef, dtype=head.weight.dtype)
         head.weight.copy_(torch.stack([-w / 2, w / 2]))

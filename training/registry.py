@@ -174,7 +174,7 @@ class Registry:
             if expected_current is not None and now != expected_current:
                 raise RegistryError(f"current is '{now}', not '{expected_current}': someone promoted meanwhile")
             self._switch(version, reason, action="promote")
-        log.info("registry %s: promoted %s (%s)", self.root, version, reason)
+        log.debug("registry %s: promoted %s (%s)", self.root, version, reason)
         return target
 
     def rollback(self, reason: str = "rollback") -> str:
@@ -190,7 +190,7 @@ class Registry:
             previous = stack[-2]
             self.path(previous)  # still there?
             self._switch(previous, reason, action="rollback")
-        log.info("registry %s: rolled back to %s", self.root, previous)
+        log.debug("registry %s: rolled back to %s", self.root, previous)
         return previous
 
     def _switch(self, version: str, reason: str, action: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from notecheck.model.classifier import Classifier
 from notecheck.model.errors import ConfigError
 from notecheck.model.metadata import ModelMetadata
+from notecheck.model.options import RETRAIN_SLICE_TOLERANCE, RETRAIN_TOLERANCE
 from notecheck.training.config import TrainConfig
 from notecheck.training.registry import Registry, RegistryError
 
@@ -39,8 +40,8 @@ class Decision:
     current: dict[str, Any]  # figures of the current model: macro_f1, n, by_lang {lang: {macro_f1, n}}
     candidate: dict[str, Any]  # the same figures for the candidate
     deltas: dict[str, Any]  # candidate - current: macro_f1 and by_lang {lang: delta}
-    tolerance: float = 0.01
-    slice_tolerance: float = 0.03
+    tolerance: float = RETRAIN_TOLERANCE
+    slice_tolerance: float = RETRAIN_SLICE_TOLERANCE
     current_version: str | None = None
     candidate_version: str = ""
     data: list[str] = field(default_factory=list)
@@ -78,7 +79,10 @@ def _check_tolerances(tolerance: float, slice_tolerance: float) -> None:
 
 
 def gate(
-    current: dict[str, Any], candidate: dict[str, Any], tolerance: float = 0.01, slice_tolerance: float = 0.03
+    current: dict[str, Any],
+    candidate: dict[str, Any],
+    tolerance: float = RETRAIN_TOLERANCE,
+    slice_tolerance: float = RETRAIN_SLICE_TOLERANCE,
 ) -> Decision:
     """Promote only if the candidate's macro-F1 is at least the current one minus `tolerance` and no
     language slice of the current model loses more than `slice_tolerance` (a slice missing from the
@@ -235,8 +239,8 @@ def retrain(
     registry_root: str | Path,
     new_data: list[str],
     config: TrainConfig,
-    tolerance: float = 0.01,
-    slice_tolerance: float = 0.03,
+    tolerance: float = RETRAIN_TOLERANCE,
+    slice_tolerance: float = RETRAIN_SLICE_TOLERANCE,
 ) -> Decision:
     """Train a candidate on the current model's data plus `new_data`, gate it against the current model
     on the same frozen test notes, promote or keep, and save `decision.json` in the candidate's directory.
@@ -263,5 +267,5 @@ def retrain(
                 decision.reasons.insert(0, f"not promoted: {exc}.")
     decision.decided_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     decision.save(registry.path(decision.candidate_version))
-    log.info("%s %s", "promoted" if decision.promote else "kept", decision.candidate_version)
+    log.debug("%s %s", "promoted" if decision.promote else "kept", decision.candidate_version)
     return decision

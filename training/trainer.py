@@ -93,7 +93,8 @@ def use_bf16(precision: str) -> bool:
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    head, body = [], []
+    head: list[torch.nn.Parameter] = []
+    body: list[torch.nn.Parameter] = []
     for name, param in model.named_parameters():
         if param.requires_grad:
             (head if name.startswith(("classifier", "pre_classifier", "score")) else body).append(param)

@@ -36,6 +36,8 @@ from notecheck.model.schema import Note
 
 Side = Literal["high", "low"]
 Severity = Literal["strong", "weak"]
+#: A check's outcome in reports: flagged, within range, or not measured (no data to compute it from).
+SignalStatus = Literal["flagged", "ok", "not_measured"]
 
 MIN_NOTES_FOR_REFERENCE = 3  # an author's median enters the reference only with this many notes behind it
 MIN_AUTHORS_FOR_REFERENCE = 8  # fewer authors than this give no usable quartiles: fixed defaults are used
@@ -221,11 +223,19 @@ class EngagementSignal:
     detail: str
     sides: tuple[Side, ...] = field(default=("high",))
 
+    @property
+    def status(self) -> SignalStatus:
+        """`not_measured` when there was nothing to compute the value from: never shown as `ok`."""
+        if self.value is None:
+            return "not_measured"
+        return "flagged" if self.flagged else "ok"
+
     def to_dict(self) -> dict[str, Any]:
         r = _round
         return {
             "name": self.name,
             "label": self.label,
+            "status": self.status,
             "value": r(self.value),
             "threshold_low": r(self.low) if "low" in self.sides else None,
             "threshold_high": r(self.high) if "high" in self.sides else None,

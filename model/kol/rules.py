@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 from notecheck.model.errors import ConfigError
 from notecheck.model.schema import Note
@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 
 _SHARES = ("private_order_min_p", "high_risk_undisclosed")  # rules that are probabilities or shares
+#: A rule's outcome in reports. An unknown value fails its rule (eligibility needs it known) but is reported
+#: as `not_measured`, so "no profile" never reads like a measured shortfall.
+RuleStatus = Literal["pass", "fail", "not_measured"]
 
 
 @dataclass(frozen=True)
@@ -127,10 +130,17 @@ class RuleCheck:
     passed: bool
     detail: str
 
+    @property
+    def status(self) -> RuleStatus:
+        if self.value is None:
+            return "not_measured"
+        return "pass" if self.passed else "fail"
+
     def to_dict(self) -> dict[str, Any]:
         value = None if self.value is None else round(self.value, 6)
         return {
             "rule": self.name,
+            "status": self.status,
             "value": value,
             "required": self.required,
             "passed": self.passed,

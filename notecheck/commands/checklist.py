@@ -1,35 +1,42 @@
 """`notecheck checklist --model DIR`: behavioural tests (CheckList) grouped by capability, with pass rates.
 
 notecheck checklist --model runs/default
-notecheck checklist --model runs/default --json --out checklist.json
+notecheck checklist --model runs/default --json -o checklist.json
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+from pathlib import Path
+from typing import Annotated
 
-HELP = "run the behavioural test suite (funnels, complaints, disclosures, invariances, directions)"
+import typer
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model directory")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
-    parser.add_argument("--out", help="also write the results (with failing cases) to this JSON file")
+from notecheck.commands.params import JsonOutput, ModelDir
 
 
-def run(args: argparse.Namespace) -> int:
+def checklist(
+    model: ModelDir,
+    as_json: JsonOutput = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", metavar="FILE", help="also write the results, failing cases included, as JSON"),
+    ] = None,
+) -> None:
+    """Run the behavioural test suite (CheckList), with pass rates.
+
+    Capabilities: funnels, complaints, disclosures, invariances, directions.
+    """
     from dataclasses import asdict
 
     from notecheck.model.classifier import Classifier
     from notecheck.training.checklist import build_cases, markdown, run_checklist, save
 
-    classifier = Classifier.from_pretrained(args.model)
+    classifier = Classifier.from_pretrained(model)
     results = run_checklist(classifier, build_cases())
-    if args.out:
-        save(results, args.out)
-    if args.json:
+    if output is not None:
+        save(results, output)
+    if as_json:
         print(json.dumps([asdict(r) | {"pass_rate": r.pass_rate} for r in results], ensure_ascii=False, indent=2))
     else:
         print(f"model {classifier.version}\n\n{markdown(results)}")
-    return 0

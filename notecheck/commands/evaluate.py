@@ -1,45 +1,56 @@
-"""`notecheck evaluate`: measure a model on labelled notes and write a report beside the TF-IDF baseline."""
+"""`notecheck evaluate`: measure a model on labelled notes and write a report beside the TF-IDF baseline.
+
+The report goes to a new folder beside the model (`runs/default-eval-20260301-142501`) unless `--out` names
+one; it never goes into the model directory, where the model's own report lives (`<model>/eval`).
+"""
 
 from __future__ import annotations
 
-import argparse
+import datetime as dt
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-HELP = "evaluate a model on labelled notes: metrics.json, report.md and plots"
+import typer
+
+from notecheck.commands.params import DataFiles, IdColumn, LabelColumn, LabelMap, ModelDir, SkipInvalid, TextColumn
+
 DEFAULT_BASELINE = Path("runs/tfidf")
 
 log = logging.getLogger(__name__)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model directory to evaluate")
-    parser.add_argument("--data", nargs="+", required=True, help="labelled note files or directories")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--label-column", default="label", help="verdicts or binary labels (commercial/genuine)")
-    parser.add_argument("--id-column", default="id")
-    parser.add_argument("--label-map", default="", help="extra RAW=LABEL pairs, comma separated")
-    parser.add_argument("--skip-invalid", action="store_true", help="skip and count bad rows")
-    parser.add_argument(
-        "--baseline",
-        help=f"baseline model directory shown side by side (default: {DEFAULT_BASELINE} when it exists)",
-    )
-    parser.add_argument("--no-baseline", action="store_true", help="do not look for the default baseline")
-    parser.add_argument("--out", help="report directory (default: <model>/eval)")
-    parser.add_argument("--title", default="", help="report title")
+def report_dir(model: Path, out: Path | None, now: dt.datetime | None = None) -> Path:
+    """Where the report goes: `out`, which must lie outside the model directory, else a new folder beside the
+    model named `<model>-eval-<timestamp>` (`-2`, `-3`... when taken). Raises `ConfigError` for `out` inside."""
+    from notecheck.model.errors import ConfigError
+
+    model = model.resolve()
+    if out is not None:
+        if out.resolve() == model or model in out.resolve().parents:
+            raise ConfigError(
+                f"--out {out}: inside the model directory, where the model's own report lives; choose another folder"
+            )
+        return out
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = model.parent / f"{model.name}-eval-{stamp}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
 
 
-def baseline_dir(args: argparse.Namespace, backend: str) -> tuple[Path | None, bool]:
+def baseline_dir(model: Path, baseline: Path | None, no_baseline: bool, backend: str) -> tuple[Path | None, bool]:
     """The baseline to show and whether it was asked for explicitly (an implicit one may be missing)."""
     from notecheck.model.metadata import METADATA_FILE
 
-    if args.baseline:
-        return Path(args.baseline), True
+    if baseline is not None:
+        return baseline, True
     default = DEFAULT_BASELINE
-    if args.no_baseline or backend == "tfidf" or not (default / METADATA_FILE).is_file():
+    if no_baseline or backend == "tfidf" or not (default / METADATA_FILE).is_file():
         return None, False
-    if default.resolve() == Path(args.model).resolve():
+    if default.resolve() == model.resolve():
         return None, False
     return default, False
 
@@ -47,7 +58,7 @@ def baseline_dir(args: argparse.Namespace, backend: str) -> tuple[Path | None, b
 def evaluate_baseline(path: Path | None, explicit: bool, notes: list[Any]) -> dict[str, Any] | None:
     from notecheck.model.classifier import Classifier
     from notecheck.model.errors import NotecheckError
-    from notecheck.training.evaluate import evaluate
+    from notecheck.training.evaluate import evaluate as run_evaluation
 
     if path is None:
         return None
@@ -58,8 +69,8 @@ def evaluate_baseline(path: Path | None, explicit: bool, notes: list[Any]) -> di
             raise
         log.warning("default baseline %s not loaded, shown without it: %s", path, exc)
         return None
-    log.info("baseline: %s (%s) from %s", baseline.version, baseline.metadata.backend, path)
-    return evaluate(baseline, notes)
+    log.debug("baseline: %s (%s) from %s", baseline.version, baseline.metadata.backend, path)
+    return run_evaluation(baseline, notes)
 
 
 def headline(result: dict[str, Any], name: str) -> str:
@@ -73,27 +84,52 @@ def headline(result: dict[str, Any], name: str) -> str:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from notecheck.model.classifier import Classifier
-    from notecheck.model.loader import ColumnMap, load_notes
-    from notecheck.training.evaluate import evaluate, write_report
-    from notecheck.training.pipeline import data_files
+def evaluate(
+    model: ModelDir,
+    data: DataFiles,
+    text_column: TextColumn = "text",
+    label_column: LabelColumn = "label",
+    id_column: IdColumn = "id",
+    label_map: LabelMap = "",
+    skip_invalid: SkipInvalid = False,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help=f"baseline model shown side by side (default: {DEFAULT_BASELINE} when it exists)",
+        ),
+    ] = None,
+    no_baseline: Annotated[bool, typer.Option("--no-baseline", help="do not look for the default baseline")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="report folder, outside the model directory (default: a new <model>-eval-<timestamp> beside it)",
+        ),
+    ] = None,
+    title: Annotated[str, typer.Option(help="report title (default: notecheck <version> evaluation)")] = "",
+) -> None:
+    """Evaluate a model on labelled notes into a new report folder.
 
-    model = Classifier.from_pretrained(args.model)
-    columns = ColumnMap(text=args.text_column, label=args.label_column, id=args.id_column)
-    notes, loaded = load_notes(
-        data_files(args.data), columns=columns, label_map=args.label_map, skip_invalid=args.skip_invalid
-    )
-    result = evaluate(model, notes)
-    path, explicit = baseline_dir(args, model.metadata.backend)
+    The folder gets metrics.json, report.md and plots, beside the TF-IDF baseline's figures.
+    """
+    from notecheck.model.classifier import Classifier
+    from notecheck.model.loader import ColumnMap, data_files, load_notes
+    from notecheck.training.evaluate import evaluate as run_evaluation
+    from notecheck.training.evaluate import write_report
+
+    folder = report_dir(model, out)  # refuse a bad --out before minutes of scoring
+    classifier = Classifier.from_pretrained(model)
+    columns = ColumnMap(text=text_column, label=label_column, id=id_column)
+    notes, loaded = load_notes(data_files(data or []), columns=columns, label_map=label_map, skip_invalid=skip_invalid)
+    result = run_evaluation(classifier, notes)
+    path, explicit = baseline_dir(model, baseline, no_baseline, classifier.metadata.backend)
     base_result = evaluate_baseline(path, explicit, notes)
-    out = Path(args.out) if args.out else Path(args.model) / "eval"
-    title = args.title or f"notecheck {model.version} evaluation"
-    write_report(result, out, title=title, baseline=base_result)
+    write_report(result, folder, title=title or f"notecheck {classifier.version} evaluation", baseline=base_result)
 
     s = result["summary"]
     print(loaded.describe())
-    print(headline(result, f"model {model.version} ({model.metadata.backend})"))
+    print(headline(result, f"model {classifier.version} ({classifier.metadata.backend})"))
     if base_result is not None:
         print(headline(base_result, f"baseline {base_result['model']['version']} ({base_result['model']['backend']})"))
     for action in ("flag", "review"):
@@ -106,5 +142,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"verdict accuracy {s['verdict_accuracy']:.4f} (genuine / disclosed_ad / undisclosed_ad)")
     else:
         print(s["verdict_note"])
-    print(f"report: {out / 'report.md'}")
-    return 0
+    print(f"report: {folder / 'report.md'}")

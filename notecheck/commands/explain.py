@@ -9,54 +9,57 @@ the top evidence words are put in [brackets].
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Annotated
 
-HELP = "explain a note's verdict: the words the model used and the rule signals"
+import typer
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("text", help='the note text ("-" reads it from stdin)')
-    parser.add_argument("--title", default="", help="the note title")
-    parser.add_argument("--model", default="runs/default", help="model directory")
-    parser.add_argument("--method", default="ig", choices=("ig", "grad_x_input", "occlusion"))
-    parser.add_argument("--top-k", type=int, default=8, help="evidence words to show")
-    parser.add_argument("--html", metavar="FILE", help="also write the explanation as an HTML page")
-    parser.add_argument("--no-color", action="store_true", help="plain text: top evidence in [brackets]")
+from notecheck.commands.params import DEFAULT_MODEL, ModelDir
+from notecheck.model.options import ExplainMethod
 
 
 def use_color(no_color: bool) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
-def run(args: argparse.Namespace) -> int:
+def explain(
+    text: Annotated[str, typer.Argument(metavar="TEXT", help='the note text ("-" reads it from stdin)')],
+    title: Annotated[str, typer.Option(help="the note title")] = "",
+    model: ModelDir = DEFAULT_MODEL,
+    method: Annotated[
+        ExplainMethod, typer.Option(help="attribution method (occlusion is the only one for TF-IDF models)")
+    ] = "ig",
+    top_k: Annotated[int, typer.Option(min=1, help="evidence words to show")] = 8,
+    html: Annotated[Path | None, typer.Option(metavar="FILE", help="also write an HTML page")] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="plain text, top evidence in brackets")] = False,
+) -> None:
+    """Explain one note's verdict: evidence words and rule signals."""
     from notecheck.model.classifier import Classifier
     from notecheck.model.errors import NotecheckError
     from notecheck.model.explain import Explainer
     from notecheck.model.highlight import explanation_ansi, html_page
     from notecheck.model.schema import Note
 
-    text = sys.stdin.read() if args.text == "-" else args.text
-    if not text.strip():
+    body = sys.stdin.read() if text == "-" else text
+    if not body.strip():
         raise NotecheckError("text: the note is empty")
-    classifier = Classifier.from_pretrained(args.model)
-    (e,) = Explainer(classifier).explain([Note(text=text, title=args.title)], method=args.method, top_k=args.top_k)
+    classifier = Classifier.from_pretrained(model)
+    (e,) = Explainer(classifier).explain([Note(text=body, title=title)], method=method, top_k=top_k)
     p = e.prediction
     print(
         f"{p.verdict}  P(commercial) {p.p_commercial:.3f}  action {p.action}  "
         f"disclosure {p.disclosure.rating} ({p.disclosure.reason})"
     )
     print(f"method {e.method}, model {e.model_version}" + (", truncated" if p.truncated else "") + "\n")
-    print(explanation_ansi(e, color=use_color(args.no_color)) + "\n")
+    print(explanation_ansi(e, color=use_color(no_color)) + "\n")
     print("top words (calibrated log-odds of commercial):" if e.evidence else "no word raised P(commercial)")
     for rank, w in enumerate(e.evidence, 1):
         print(f"  {rank:2d}. {w.score:+8.3f}  {w.text}  ({w.field} {w.start}:{w.end})")
     print("signals:" if e.signals else "signals: none")
     for s in e.signals:
         print(f"  {s.kind:15s} {s.text!r}  ({s.field} {s.start}:{s.end}; {s.detail})")
-    if args.html:
-        Path(args.html).write_text(html_page([e]), encoding="utf-8")
-        print(f"\nHTML written to {args.html}")
-    return 0
+    if html is not None:
+        html.write_text(html_page([e]), encoding="utf-8")
+        print(f"\nHTML written to {html}")

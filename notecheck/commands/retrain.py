@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-HELP = "retrain on old + new labelled notes; promote the candidate only if it is no worse"
+import typer
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--registry", required=True, help="model registry directory (created if missing)")
-    parser.add_argument(
-        "--data",
-        nargs="*",
-        default=[],
-        help="new labelled note files, e.g. moderator decisions (none: retrain on the current data, or start "
-        "an empty registry from --config)",
-    )
-    parser.add_argument("--config", help="run config YAML (default: the current model's own config)")
-    parser.add_argument("--tolerance", type=float, default=0.01, help="allowed macro-F1 drop (default 0.01)")
-    parser.add_argument(
-        "--slice-tolerance", type=float, default=0.03, help="allowed macro-F1 drop per language (default 0.03)"
-    )
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--base-model", help="bundled alias, Hugging Face model id or local directory")
-    parser.add_argument("--model", choices=["transformer", "tfidf"], help="which backend to train")
+from notecheck.commands.params import DataFiles
+from notecheck.model.options import RETRAIN_SLICE_TOLERANCE, RETRAIN_TOLERANCE, Backend
 
 
 def table(decision: Any) -> str:  # training.retrain.Decision, imported lazily
@@ -54,17 +38,34 @@ def _signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.4f}"
 
 
-def run(args: argparse.Namespace) -> int:
-    from notecheck.training.retrain import base_config, retrain
+def retrain(
+    registry: Annotated[Path, typer.Option(metavar="DIR", help="model registry directory (created if missing)")],
+    data: DataFiles = None,
+    config: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="run config YAML (default: the current model's own config)")
+    ] = None,
+    tolerance: Annotated[float, typer.Option(help="allowed macro-F1 drop")] = RETRAIN_TOLERANCE,
+    slice_tolerance: Annotated[float, typer.Option(help="allowed drop per language")] = RETRAIN_SLICE_TOLERANCE,
+    epochs: Annotated[int | None, typer.Option(min=1, help="training epochs (default: the config's)")] = None,
+    base_model: Annotated[
+        str | None, typer.Option(metavar="NAME", help="bundled alias, Hugging Face model id or local directory")
+    ] = None,
+    backend: Annotated[Backend | None, typer.Option(help="which model to train (default: the config's)")] = None,
+) -> None:
+    """Retrain on old + new notes; promote the candidate only if no worse.
 
-    config = base_config(args.registry, args.config, epochs=args.epochs, base_model=args.base_model, model=args.model)
-    decision = retrain(args.registry, list(args.data), config, args.tolerance, args.slice_tolerance)
+    Without --data it retrains on the current data, or starts an empty registry from --config.
+    """
+    from notecheck.training.retrain import base_config
+    from notecheck.training.retrain import retrain as run_retrain
+
+    run_config = base_config(registry, config, epochs=epochs, base_model=base_model, model=backend)
+    decision = run_retrain(registry, list(data or []), run_config, tolerance, slice_tolerance)
     print(table(decision))
     for reason in decision.reasons:
         print(f"- {reason}")
-    print(f"decision: {args.registry}/{decision.candidate_version}/decision.json")
+    print(f"decision: {registry}/{decision.candidate_version}/decision.json")
     if decision.promote:
         print(f"promoted {decision.candidate_version}")
     else:
         print(f"kept {decision.current_version}: {decision.headline}")
-    return 0

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
+from pathlib import Path
+from typing import Annotated
 
-HELP = "switch a registry's current model back to the one promoted before it"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--registry", required=True, help="model registry directory")
-    parser.add_argument("--reason", default="manual rollback", help="recorded in the registry's history")
+import typer
 
 
-def run(args: argparse.Namespace) -> int:
+def rollback(
+    registry: Annotated[Path, typer.Option(metavar="DIR", help="model registry directory")],
+    reason: Annotated[str, typer.Option(help="recorded in the registry's history")] = "manual rollback",
+) -> None:
+    """Make the model promoted before the current one current again."""
     from notecheck.training.registry import Registry
 
-    registry = Registry(args.registry)
-    before = registry.current_version()
-    after = registry.rollback(args.reason)
+    models = Registry(registry)
+    before = models.current_version()
+    after = models.rollback(reason)
     print(f"rolled back from {before} to {after}")
     print(f"current {after}")
-    return 0

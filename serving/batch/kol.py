@@ -18,10 +18,10 @@ import pandas as pd
 from notecheck.model.errors import ConfigError
 from notecheck.model.kol.check import KolReport
 from notecheck.model.kol.grade import ORDER
+from notecheck.model.options import TABLE_FORMATS, describe_formats
 
 log = logging.getLogger(__name__)
 
-TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 GRADE_COLOURS = {"A": "#1a9850", "B": "#91cf60", "C": "#fdae61", "D": "#f46d43", "F": "#d73027"}
 FLAGGED_GRADES = ("F",)  # accounts labelled on the chart and marked `flagged` in the table
 COLUMNS = [
@@ -85,15 +85,16 @@ def rank_authors(reports: Sequence[KolReport]) -> pd.DataFrame:
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     """Write the ranking as CSV or Parquet, chosen by the file suffix."""
     path = Path(path)
-    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    kind = TABLE_FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise ConfigError(f"--out {path}: unknown table format '{path.suffix}' (use .csv or .parquet)")
+        use = describe_formats(TABLE_FORMATS)
+        raise ConfigError(f"--ranking {path}: unknown table format '{path.suffix}' (use {use})")
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "csv":
         table.to_csv(path, index=False)
     else:
         table.to_parquet(path, index=False)
-    log.info("wrote the ranking of %d authors to %s", len(table), path)
+    log.debug("wrote the ranking of %d authors to %s", len(table), path)
     return path
 
 
@@ -194,5 +195,5 @@ def draw_chart(table: pd.DataFrame, path: str | Path, title: str = "KOL authenti
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
-    log.info("wrote the chart to %s", path)
+    log.debug("wrote the chart to %s", path)
     return path

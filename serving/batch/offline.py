@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from notecheck.model.classifier import Classifier
 from notecheck.model.errors import ConfigError, DatasetError
 from notecheck.model.loader import ColumnMap
+from notecheck.model.options import CHUNK_SIZE
 from notecheck.serving.batch.readers import input_format, iter_chunks, parquet_rows
 from notecheck.serving.batch.records import score_rows
 from notecheck.serving.batch.writers import is_temp, merge_parts, output_format, write_json, write_part
@@ -177,7 +178,7 @@ def score_files(
     output: Path,
     classifier: Classifier,
     columns: ColumnMap,
-    chunk_size: int = 512,
+    chunk_size: int = CHUNK_SIZE,
     progress: bool = True,
     *,
     skip_invalid: bool = False,
@@ -201,7 +202,7 @@ def score_files(
     n_chunks = _score_chunks(inputs, parts_dir, classifier, columns, chunk_size, progress, skip_invalid, summary)
     summary.rows, summary.invalid = merge_parts([part_path(parts_dir, i) for i in range(n_chunks)], output)
     clear_parts(parts_dir)
-    log.info("%s", summary.describe())
+    log.debug("%s", summary.describe())
     return summary
 
 

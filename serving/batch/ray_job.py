@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from notecheck.model.errors import ConfigError, DatasetError
 from notecheck.model.loader import ColumnMap
 from notecheck.model.metadata import ModelMetadata
+from notecheck.model.options import CHUNK_SIZE, NOTE_FORMATS
 from notecheck.serving.batch.offline import ScoreSummary
 from notecheck.serving.batch.readers import RawRow, input_format, iter_rows, parquet_row_group_rows
 from notecheck.serving.batch.records import OUTPUT_SCHEMA, score_rows
@@ -107,7 +108,7 @@ def score_with_ray(
     model_dir: str,
     columns: ColumnMap,
     num_actors: int = 2,
-    batch_size: int = 256,
+    batch_size: int = CHUNK_SIZE,
     address: str | None = None,
     *,
     runtime: str = "fp32",
@@ -123,7 +124,7 @@ def score_with_ray(
 
     if num_actors < 1 or batch_size < 1:
         raise ConfigError(f"num_actors and batch_size must be at least 1, got {num_actors} and {batch_size}")
-    if Path(output).suffix.lower() in (".jsonl", ".csv"):
+    if NOTE_FORMATS.get(Path(output).suffix.lower()) in ("jsonl", "csv"):
         raise ConfigError(f"output '{output}': the Ray engine writes a Parquet directory (use --engine local)")
     units = work_units([str(p) for p in inputs])
     version = ModelMetadata.load(model_dir).version
@@ -147,7 +148,7 @@ def score_with_ray(
     summary.rows = summary.scored = len(errors)
     summary.invalid = len(errors) - errors.null_count
     summary.extra = {"engine": "ray", "num_actors": num_actors, "units": len(units)}
-    log.info("%s", summary.describe())
+    log.debug("%s", summary.describe())
     return summary
 
 

@@ -20,11 +20,11 @@ from typing import Any
 
 from notecheck.model.errors import DatasetError
 from notecheck.model.loader import NUMERIC_FIELDS, ColumnMap
+from notecheck.model.options import NOTE_FORMATS, describe_formats
 
 log = logging.getLogger(__name__)
 
 #: Input suffixes the streaming readers understand.
-READERS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 #: pyarrow reads CSV in blocks of this many bytes: the reader's own memory bound.
 CSV_BLOCK_BYTES = 1 << 20
@@ -50,9 +50,9 @@ class Chunk:
 
 def input_format(path: Path) -> str:
     """`jsonl`, `csv` or `parquet` from the suffix; `DatasetError` otherwise."""
-    kind = READERS.get(path.suffix.lower())
+    kind = NOTE_FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise DatasetError(path, None, None, f"unknown format '{path.suffix}' (use .jsonl, .csv or .parquet)")
+        raise DatasetError(path, None, None, f"unknown format '{path.suffix}' (use {describe_formats(NOTE_FORMATS)})")
     return kind
 
 

@@ -17,17 +17,17 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from notecheck.model.errors import ConfigError
+from notecheck.model.options import NOTE_FORMATS, describe_formats
 from notecheck.serving.batch.records import OUTPUT_SCHEMA
 
 #: Output suffixes and the format each one writes.
-WRITERS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 def output_format(path: Path) -> str:
     """`jsonl`, `csv` or `parquet` from the output's suffix; `ConfigError` otherwise."""
-    kind = WRITERS.get(path.suffix.lower())
+    kind = NOTE_FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise ConfigError(f"output '{path}': unknown format '{path.suffix}' (use .jsonl, .csv or .parquet)")
+        raise ConfigError(f"output '{path}': unknown format '{path.suffix}' (use {describe_formats(NOTE_FORMATS)})")
     return kind
 
 

@@ -21,23 +21,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from notecheck.model.classifier import Classifier
 from notecheck.model.explain import TARGET, Explainer, Explanation, ExplanationError
 from notecheck.model.highlight import html_page
+from notecheck.model.options import ExplainMethod
 from notecheck.model.schema import Action, Verdict
 from notecheck.serving.deps import PROTECTED, ClassifierDep, SettingsDep, check_note_limits, unless_disconnected
 from notecheck.serving.routes.predict import EMPTY
 from notecheck.serving.routes.schemas import ErrorPublic, NoteIn
 
 router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["explain"])
-MAX_EXPLAIN_NOTES = 8
+MAX_EXPLAIN_NOTES = 64  # the schema's ceiling; the deployment's limit is `Settings.max_explain_notes`
 CONCURRENT_EXPLANATIONS = 1  # per process: the model already uses every core for one explanation
 
 
 class ExplainRequest(BaseModel):
-    """Up to 8 notes; `method` picks the attribution (see `model.explain`), `top_k` how many evidence words."""
+    """Up to `NOTECHECK_MAX_EXPLAIN_NOTES` notes (8); `method` picks the attribution (see `model.explain`),
+    `top_k` how many evidence words."""
 
     model_config = ConfigDict(extra="forbid")
 
     notes: list[NoteIn] = Field(min_length=1, max_length=MAX_EXPLAIN_NOTES)
-    method: Literal["ig", "grad_x_input", "occlusion"] = "ig"
+    method: ExplainMethod = "ig"
     top_k: int = Field(8, ge=1, le=64)
 
 
@@ -100,6 +102,9 @@ class ExplainResponse(BaseModel):
 
 
 def limited_explain_request(body: ExplainRequest, settings: SettingsDep) -> ExplainRequest:
+    if len(body.notes) > settings.max_explain_notes:
+        msg = f"at most {settings.max_explain_notes} notes per explain request, got {len(body.notes)}"
+        raise RequestValidationError([{"loc": ("body", "notes"), "msg": msg, "type": "too_long"}])
     check_note_limits(body.notes, settings)
     return body
 

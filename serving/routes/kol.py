@@ -29,7 +29,7 @@ from notecheck.serving.settings import Settings
 
 router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["kol"])
 
-MAX_KOL_NOTES = 500  # notes per account and request
+MAX_KOL_NOTES = 5000  # the schema's ceiling; the deployment's limit is `Settings.max_kol_notes`
 MAX_COMMENTS = 200  # comment texts per note
 MAX_COMMENT_CHARS = 2000
 
@@ -133,6 +133,9 @@ def checked_rules(rules: dict[str, Any] | None) -> PlatformRules:
 def check_notes(body: KolCheckRequest, settings: Settings) -> None:
     """HTTP 422 for empty or over-long texts and repeated note ids, each named by its path."""
     errors: list[dict[str, Any]] = []
+    if len(body.notes) > settings.max_kol_notes:
+        msg = f"at most {settings.max_kol_notes} notes per account, got {len(body.notes)}"
+        errors.append({"loc": ("body", "notes"), "msg": msg, "type": "too_long"})
     seen: set[str] = set()
     for i, note in enumerate(body.notes):
         if not note.text.strip():

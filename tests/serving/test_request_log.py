@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 from serving_support import FakeClassifier, running
 
 from notecheck.serving.app import create_app
+from notecheck.serving.logs import JSON_FIELDS
 from notecheck.serving.request_log import ACCESS_LOGGER
 from notecheck.serving.settings import Settings
 
@@ -18,7 +18,7 @@ SECRET = "我的私人笔记 private-note-text-42"
 
 
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS_LOGGER]
+    return [getattr(r, JSON_FIELDS) for r in caplog.records if r.name == ACCESS_LOGGER]
 
 
 async def test_access_lines_are_json_with_the_request_id_and_no_text(caplog: pytest.LogCaptureFixture) -> None:

@@ -15,14 +15,11 @@ from notecheck.cli import main
 
 @pytest.fixture
 def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
-    """Capture `uvicorn.run` instead of serving; leave the access logger alone."""
+    """Capture `uvicorn.run` instead of serving."""
     import uvicorn
-
-    import notecheck.serving.request_log
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
-    monkeypatch.setattr(notecheck.serving.request_log, "configure_access_log", lambda stream=None: None)
     return calls
 
 
@@ -37,6 +34,8 @@ def test_serve_builds_the_app_and_says_where_it_listens(
     settings = app.state.settings
     assert (settings.port, settings.runtime, settings.batch_max_wait_ms) == (8123, "int8", 3)  # flags beat env
     assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8123
+    # one JSON log format for uvicorn's lines and ours, through a single root handler
+    assert kwargs["log_config"]["root"]["handlers"] == ["default"] and not kwargs["access_log"]
     out = capsys.readouterr().out
     assert "model tiny-0" in out and "listening on http://127.0.0.1:8123" in out
     assert "authentication: OFF" in out and "loopback" in out

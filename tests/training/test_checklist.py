@@ -65,7 +65,7 @@ def test_checklist_command_runs_on_the_tiny_model(tiny_model_dir: Path, tmp_path
 
     out, saved = io.StringIO(), tmp_path / "checklist.json"
     with contextlib.redirect_stdout(out):
-        code = main(["checklist", "--model", str(tiny_model_dir), "--json", "--out", str(saved)])
+        code = main(["checklist", "--model", str(tiny_model_dir), "--json", "-o", str(saved)])
     assert code == 0
     printed = json.loads(out.getvalue())
     assert [r["capability"] for r in printed] == list(CAPABILITIES)

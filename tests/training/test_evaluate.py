@@ -199,6 +199,34 @@ def test_evaluate_command_finds_the_default_baseline(
     assert "baseline" not in json.loads((tmp_path / "out2" / "metrics.json").read_text())
 
 
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(f.relative_to(folder)): (f.stat().st_size, f.stat().st_mtime_ns) for f in folder.rglob("*")}
+
+
+def test_evaluate_command_writes_a_new_folder_and_never_into_the_model(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    model = shutil.copytree(tiny_model_dir, tmp_path / "runs" / "mine")
+    report = model / "eval" / "report.md"  # the model's own report, as `notecheck demo` writes it
+    report.parent.mkdir()
+    report.write_text("the model's own report\n", encoding="utf-8")
+    before = snapshot(model)
+    data = write_binary_jsonl(tmp_path / "notes.jsonl")
+    argv = ["evaluate", "--model", str(model), "--data", str(data), "--text-column", "body", "--label-column", "is_ad"]
+    assert main(argv) == 0
+    assert main(argv) == 0  # a second run in the same second gets a folder of its own
+    printed = capsys.readouterr().out
+    folders = sorted(p for p in model.parent.iterdir() if p.name.startswith("mine-eval-"))
+    assert len(folders) == 2 and all((f / "metrics.json").is_file() for f in folders)
+    assert all(f"report: {f / 'report.md'}" in printed for f in folders)
+    for out in (model, model / "eval", Path("runs/mine")):
+        assert main([*argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("notecheck evaluate: error: --out") and "model directory" in err[0]
+    assert snapshot(model) == before and report.read_text(encoding="utf-8") == "the model's own report\n"
+
+
 def test_evaluate_command_user_errors_exit_2(
     tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

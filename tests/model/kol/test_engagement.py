@@ -196,6 +196,8 @@ def test_without_a_reference_the_fixed_defaults_are_used_and_named() -> None:
     assert all(s.threshold_source == "fixed default (no reference distribution)" for s in signals)
     follower = by_name["likes_per_follower"]
     assert follower.value is None and not follower.flagged and follower.detail == "not measured: followers unknown"
+    assert follower.status == "not_measured" and follower.to_dict()["status"] == "not_measured"  # never "ok"
+    assert by_name["likes_per_exposure"].status == "flagged"
 
 
 def test_signal_dicts_are_rounded_and_name_one_side() -> None:

@@ -94,6 +94,7 @@ def test_raising_min_followers_flips_eligibility() -> None:
     assert failed == [
         {
             "rule": "min_followers",
+            "status": "fail",
             "value": 8000,
             "required": 10000,
             "passed": False,
@@ -102,6 +103,7 @@ def test_raising_min_followers_flips_eligibility() -> None:
     ]
     unknown = build_report("kol", notes, preds)
     assert not unknown.eligible and unknown.eligibility[0].detail == "followers unknown (no profile)"
+    assert unknown.eligibility[0].to_dict()["status"] == "not_measured"  # failed for want of data, not measured
 
 
 def test_one_private_order_with_penalty_6_leaves_credit_6_and_keeps_eligibility() -> None:

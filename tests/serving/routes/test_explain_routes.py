@@ -56,6 +56,16 @@ async def test_nine_notes_is_422_naming_the_field(code_classifier: Classifier) -
     assert ok.status_code == 200 and len(ok.json()["explanations"]) == 8
 
 
+async def test_the_explain_limit_is_a_deployment_setting(code_classifier: Classifier) -> None:
+    notes = [note(i, "周末去公园") for i in range(3)]
+    settings = Settings(max_explain_notes=2)
+    async with running(create_app(settings, classifier=code_classifier)) as client:
+        r = await client.post("/v1/explain", json={"notes": notes, "method": "grad_x_input"})
+        ok = await client.post("/v1/explain", json={"notes": notes[:2], "method": "grad_x_input"})
+    assert r.status_code == 422 and "at most 2 notes" in r.json()["detail"][0]["msg"]
+    assert ok.status_code == 200
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

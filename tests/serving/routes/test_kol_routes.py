@@ -27,8 +27,8 @@ AS_OF = "2026-11-20"
 AUTHORS = ["en109", "en110", "en111", "en112", "en114", "en115", "zh101", "zh102", "zh309", "zh311", "zh314", "en101"]
 
 
-def app_with(classifier: Any, reference: ReferenceDistribution | None | str = "unset") -> Any:
-    app = create_app(Settings(), classifier=classifier, routers=[ops.router, kol_routes.router])
+def app_with(classifier: Any, reference: ReferenceDistribution | None | str = "unset", **settings: Any) -> Any:
+    app = create_app(Settings(**settings), classifier=classifier, routers=[ops.router, kol_routes.router])
     if reference != "unset":
         app.state.kol_reference = reference
     return app
@@ -115,7 +115,9 @@ async def test_the_api_matches_the_cli_with_the_tiny_model(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path, notes = subset
-    cli = cli_report([str(path), "--author", "zh309", "--model", str(tiny_model_dir), "--no-reference"], capsys)
+    profiles = Path(__file__).resolve().parents[3] / "data" / "profiles.jsonl"
+    args = [str(path), "--author", "zh309", "--model", str(tiny_model_dir), "--no-reference"]
+    cli = cli_report([*args, "--profiles", str(profiles)], capsys)
     async with running(app_with(tiny_classifier, None)) as client:
         r = await client.post("/v1/kol/check", json=request_for("zh309", notes, as_of=cli["as_of"]))
     assert r.status_code == 200, r.text
@@ -125,6 +127,25 @@ async def test_the_api_matches_the_cli_with_the_tiny_model(
     out["as_of_source"] = cli["as_of_source"]
     same(out, cli)
     assert out["engagement"]["reference"]["source"].startswith("fixed defaults")
+
+
+async def test_without_followers_the_api_and_the_cli_both_say_not_measured(
+    subset: tuple[Path, list[LabelledNote]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, notes = subset
+    fake = label_classifier(notes)
+    monkeypatch.setattr(Classifier, "from_pretrained", classmethod(lambda cls, *a, **k: fake))
+    cli = cli_report([str(path), "--author", "en111", "--as-of", AS_OF, "--no-reference"], capsys)  # no profiles
+    body = request_for("en111", notes, as_of=AS_OF)
+    del body["profile"]
+    async with running(app_with(fake, None)) as client:
+        r = await client.post("/v1/kol/check", json=body)
+    assert r.status_code == 200, r.text
+    same(r.json(), cli)
+    status = {s["name"]: s["status"] for s in cli["engagement"]["signals"]}
+    assert status["likes_per_follower"] == "not_measured" and status["likes_per_exposure"] != "not_measured"
+    assert cli["eligibility"]["rules"][0] == r.json()["eligibility"]["rules"][0]
+    assert cli["eligibility"]["rules"][0]["status"] == "not_measured"
 
 
 async def test_without_a_reference_set_the_bundled_data_is_used_once(
@@ -206,12 +227,15 @@ async def test_invalid_requests_get_a_422_naming_the_field(
 async def test_too_many_notes_and_repeated_ids_are_refused(subset: tuple[Path, list[LabelledNote]]) -> None:
     _, notes = subset
     body = request_for("en109", notes)
-    many = {**body, "notes": [{**body["notes"][0], "id": f"n{i}"} for i in range(kol_routes.MAX_KOL_NOTES + 1)]}
+    many = {**body, "notes": [{**body["notes"][0], "id": f"n{i}"} for i in range(Settings().max_kol_notes + 1)]}
     repeated = {**body, "notes": [body["notes"][0], body["notes"][0]]}
     async with running(app_with(LabelClassifier({}), None)) as client:
         r_many = await client.post("/v1/kol/check", json=many)
         r_repeated = await client.post("/v1/kol/check", json=repeated)
     assert r_many.status_code == 422 and r_many.json()["detail"][0]["field"] == "body.notes"
+    async with running(app_with(LabelClassifier({}), None, max_kol_notes=1)) as client:
+        r_limit = await client.post("/v1/kol/check", json={**body, "notes": body["notes"][:2]})
+    assert r_limit.status_code == 422 and "at most 1 notes per account" in r_limit.json()["detail"][0]["msg"]
     assert "500" in r_many.json()["detail"][0]["msg"]
     assert r_repeated.status_code == 422
     assert r_repeated.json()["detail"] == [

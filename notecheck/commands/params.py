@@ -1,0 +1,35 @@
+"""Options several commands share, declared once so they read the same everywhere.
+
+Naming rules: `--model DIR` is always a model directory; `--backend` picks what `train` builds; `-o/--output FILE`
+is always the file holding a command's results; `--out DIR` is a directory a command writes (a model, a report).
+Only light modules are imported here: `notecheck --help` must not load torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from notecheck.model.options import Runtime
+
+DEFAULT_MODEL = Path("runs/default")  # where `notecheck demo` and `notecheck train` put the default model
+
+ModelDir = Annotated[Path, typer.Option("--model", metavar="DIR", help="model directory")]
+RuntimeOption = Annotated[
+    Runtime, typer.Option(help="inference precision: fp32 is exact; bf16 and int8 are faster on CPUs that have them")
+]
+DataFiles = Annotated[
+    list[str] | None,
+    typer.Option("--data", metavar="PATH", help="note file (.jsonl, .csv, .parquet) or directory; repeat for more"),
+]
+TextColumn = Annotated[str, typer.Option(metavar="NAME", help="input column holding the note text")]
+LabelColumn = Annotated[
+    str, typer.Option(metavar="NAME", help="input column holding the labels (verdicts, or commercial/genuine)")
+]
+IdColumn = Annotated[str, typer.Option(metavar="NAME", help="input column holding the note ids")]
+TitleColumn = Annotated[str, typer.Option(metavar="NAME", help="input column holding the note titles")]
+LabelMap = Annotated[str, typer.Option(metavar="PAIRS", help="extra RAW=LABEL pairs, comma separated")]
+SkipInvalid = Annotated[bool, typer.Option("--skip-invalid", help="skip and count invalid rows instead of stopping")]
+JsonOutput = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
