@@ -103,7 +103,7 @@ def _score_files(classifier: Any, notes_file: Path | None) -> tuple[int, int]:
     """Run `score_files` on `notes_file` into a scratch JSONL; (rows scored, rows with p >= 0.5)."""
     import json
 
-    from notecheck.model.loader import ColumnMap
+    from notecheck.model.readers import ColumnMap
     from notecheck.serving.batch.offline import score_files
 
     if notes_file is None:

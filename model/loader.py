@@ -1,4 +1,5 @@
-"""Reading users' note files: JSONL, CSV, Parquet and saved `datasets` directories, built on `datasets`.
+"""Loading labelled notes: the rows of `model.readers` (JSONL, CSV, Parquet) or of a saved `datasets`
+directory, each validated into a note.
 
 Every row is validated. A bad row stops the load with one `DatasetError` naming the file, the row and the
 field; with `skip_invalid=True` it is skipped and counted in the `LoadSummary` instead. Rows are numbered
@@ -9,21 +10,18 @@ Parquet / dataset directories.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from notecheck.model.errors import DatasetError
 from notecheck.model.options import NOTE_FORMATS, describe_formats
+from notecheck.model.readers import NUMERIC_FIELDS, ColumnMap, RawRow, iter_rows
 from notecheck.model.schema import VERDICTS, Note
 
 log = logging.getLogger(__name__)
-
-#: The `datasets` builder that reads each note format.
-BUILDERS = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}
 
 #: Labels understood without a mapping: the three verdicts, plus common binary spellings.
 DEFAULT_LABEL_MAP: dict[str, str] = {
@@ -32,21 +30,6 @@ DEFAULT_LABEL_MAP: dict[str, str] = {
     **dict.fromkeys(["1", "true", "yes", "ad", "ads", "sponsored", "paid", "advert", "advertisement"], "commercial"),
     **dict.fromkeys(["0", "false", "no", "non-ad", "non_ad", "nonad", "not_ad", "organic", "not_sponsored"], "genuine"),
 }
-
-#: Optional per-note numeric fields carried through to `LabelledNote.extra` (KOL checks use them).
-NUMERIC_FIELDS = ("exposure", "likes", "collects", "comments", "followers")
-
-
-@dataclass(frozen=True)
-class ColumnMap:
-    """Which input column holds which note field (`--text-column`, `--label-column`, `--id-column`)."""
-
-    text: str = "text"
-    label: str = "label"
-    id: str = "id"
-    title: str = "title"
-    author_id: str = "author_id"
-    lang: str = "lang"
 
 
 @dataclass
@@ -110,67 +93,23 @@ def parse_label_map(spec: str | Mapping[str, str] | None) -> dict[str, str]:
     return mapping
 
 
-def open_dataset(path: str | Path, skip_invalid: bool = False) -> tuple[Any, list[int], list[DatasetError]]:
-    """Load one file or saved dataset directory: (rows, their human row numbers, rows skipped as unreadable).
-
-    Rows are a `datasets.Dataset`, or a plain list when a JSONL file had broken lines that were skipped.
-    """
-    import datasets
-
+def raw_rows(path: str | Path, columns: ColumnMap) -> Iterator[RawRow]:
+    """The rows of one note file (`model.readers`) or of a saved `datasets` directory, numbered from 1."""
     path = Path(path)
     if not path.exists():
         raise DatasetError(path, None, None, "file not found")
-    if path.is_dir():
-        try:
-            ds = datasets.load_from_disk(str(path))
-        except Exception as exc:  # noqa: BLE001 - datasets raises many kinds
-            raise DatasetError(path, None, None, f"not a saved dataset directory: {exc}") from exc
-        ds = ds["train"] if isinstance(ds, datasets.DatasetDict) else ds
-        return ds, list(range(1, len(ds) + 1)), []
-    fmt = NOTE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise DatasetError(path, None, None, f"unknown format '{path.suffix}' (use {describe_formats(NOTE_FORMATS)})")
-    kind = BUILDERS[fmt]
-    if kind == "json":
-        # datasets cannot say which line is broken, so JSONL is checked line by line first
-        rows, numbers, broken = _scan_jsonl(path)
-        if broken and not skip_invalid:
-            raise broken[0]
-        if broken:
-            return rows, numbers, broken
+    if not path.is_dir():
+        yield from iter_rows(path, columns)
+        return
+    import datasets
+
     try:
-        ds = datasets.load_dataset(kind, data_files=str(path), split="train")
-    except Exception as exc:  # noqa: BLE001
-        if kind == "json":
-            # Arrow refuses columns of mixed types; the rows parsed above are validated one by one instead,
-            # so the error names the exact line and field.
-            return rows, numbers, []
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DatasetError(path, None, None, f"cannot be read as {kind}: {reason}") from exc
-    numbers = numbers if kind == "json" else list(range(1, len(ds) + 1))
-    return ds, numbers, []
-
-
-def _scan_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int], list[DatasetError]]:
-    rows, numbers, broken = [], [], []
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                broken.append(DatasetError(path, number, None, f"undecodable bytes (not UTF-8) at byte {exc.start}"))
-                continue
-            except json.JSONDecodeError as exc:
-                broken.append(DatasetError(path, number, None, f"invalid JSON: {exc.msg}"))
-                continue
-            if not isinstance(obj, dict):
-                broken.append(DatasetError(path, number, None, "a line must be a JSON object"))
-                continue
-            rows.append(obj)
-            numbers.append(number)
-    return rows, numbers, broken
+        ds = datasets.load_from_disk(str(path))
+    except Exception as exc:  # noqa: BLE001 - datasets raises many kinds
+        raise DatasetError(path, None, None, f"not a saved dataset directory: {exc}") from exc
+    ds = ds["train"] if isinstance(ds, datasets.DatasetDict) else ds
+    for number, row in enumerate(ds, start=1):
+        yield RawRow(str(path), number, dict(row))
 
 
 def _plain(value: Any) -> Any:
@@ -256,13 +195,13 @@ def load_notes(
     for item in items:
         path = Path(item)
         summary.files.append(str(path))
-        ds, numbers, unreadable = open_dataset(path, skip_invalid=skip_invalid)
-        summary.rows += len(unreadable)
-        summary.skipped.extend(unreadable)
-        for index, row in enumerate(ds):
+        for row in raw_rows(path, columns):
             summary.rows += 1
             try:
-                notes.append(validate_row(row, columns, mapping, (str(path), numbers[index])))
+                if row.error is not None:
+                    raise row.error
+                assert row.data is not None
+                notes.append(validate_row(row.data, columns, mapping, (str(path), row.number)))
             except DatasetError as exc:
                 if not skip_invalid:
                     raise

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from notecheck.model.classifier import Classifier
 from notecheck.model.errors import ConfigError, DatasetError
-from notecheck.model.loader import ColumnMap, validate_row
+from notecheck.model.loader import validate_row
+from notecheck.model.readers import ColumnMap
 from notecheck.model.schema import Note
 
 if TYPE_CHECKING:

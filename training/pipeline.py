@@ -17,8 +17,9 @@ import numpy as np
 
 from notecheck.model.classifier import Classifier, calibrated, margins
 from notecheck.model.errors import DatasetError
-from notecheck.model.loader import ColumnMap, LabelledNote, data_files, load_notes
+from notecheck.model.loader import LabelledNote, data_files, load_notes
 from notecheck.model.metadata import ModelMetadata
+from notecheck.model.readers import ColumnMap
 from notecheck.training.config import TrainConfig
 from notecheck.training.encoder.build import ensure_base_model
 from notecheck.training.splits import FrozenSplit, Split, content_hash, split_notes

@@ -114,7 +114,8 @@ def evaluate(
     The folder gets metrics.json, report.md and plots, beside the TF-IDF baseline's figures.
     """
     from notecheck.model.classifier import Classifier
-    from notecheck.model.loader import ColumnMap, data_files, load_notes
+    from notecheck.model.loader import data_files, load_notes
+    from notecheck.model.readers import ColumnMap
     from notecheck.training.evaluate import evaluate as run_evaluation
     from notecheck.training.evaluate import write_report
 

@@ -38,7 +38,7 @@ def score(
     With --skip-invalid, invalid rows are written with an 'error' field instead of stopping the run.
     """
     from notecheck.model.errors import ConfigError
-    from notecheck.model.loader import ColumnMap
+    from notecheck.model.readers import ColumnMap
 
     columns = ColumnMap(text=text_column, id=id_column, title=title_column)
     if chunk_size < 1:

@@ -32,9 +32,8 @@ from tqdm.auto import tqdm
 
 from notecheck.model.classifier import Classifier
 from notecheck.model.errors import ConfigError, DatasetError
-from notecheck.model.loader import ColumnMap
 from notecheck.model.options import CHUNK_SIZE
-from notecheck.serving.batch.readers import input_format, iter_chunks, parquet_rows
+from notecheck.model.readers import ColumnMap, input_format, iter_chunks, parquet_rows
 from notecheck.serving.batch.records import score_rows
 from notecheck.serving.batch.writers import is_temp, merge_parts, output_format, write_json, write_part
 

@@ -30,11 +30,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from notecheck.model.errors import ConfigError, DatasetError
-from notecheck.model.loader import ColumnMap
 from notecheck.model.metadata import ModelMetadata
 from notecheck.model.options import CHUNK_SIZE, NOTE_FORMATS
+from notecheck.model.readers import ColumnMap, RawRow, input_format, iter_rows, parquet_row_group_rows
 from notecheck.serving.batch.offline import ScoreSummary
-from notecheck.serving.batch.readers import RawRow, input_format, iter_rows, parquet_row_group_rows
 from notecheck.serving.batch.records import OUTPUT_SCHEMA, score_rows
 
 log = logging.getLogger(__name__)

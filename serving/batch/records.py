@@ -22,9 +22,9 @@ import pyarrow as pa
 
 from notecheck.model.classifier import Classifier, Prediction
 from notecheck.model.errors import DatasetError
-from notecheck.model.loader import ColumnMap, validate_row
+from notecheck.model.loader import validate_row
+from notecheck.model.readers import ColumnMap, RawRow
 from notecheck.model.schema import Note
-from notecheck.serving.batch.readers import RawRow
 
 OUTPUT_SCHEMA = pa.schema(
     [

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from notecheck.model.errors import DatasetError
-from notecheck.model.loader import ColumnMap, load_notes, parse_label_map
+from notecheck.model.loader import load_notes, parse_label_map
+from notecheck.model.readers import ColumnMap
 
 ROWS = [
     {"id": "a1", "text": "新买的面霜用了一周", "label": "genuine", "author_id": "u1", "lang": "zh", "likes": 3},

@@ -19,9 +19,9 @@ from scoring_support import assert_same_scores, note_rows, read_results, write_n
 from notecheck.cli import main
 from notecheck.model.classifier import Classifier
 from notecheck.model.errors import ConfigError, DatasetError
-from notecheck.model.loader import ColumnMap, load_notes
+from notecheck.model.loader import load_notes
+from notecheck.model.readers import ColumnMap, iter_chunks, iter_rows
 from notecheck.serving.batch.offline import ResumeError, parts_dir_for, score_files
-from notecheck.serving.batch.readers import iter_chunks, iter_rows
 
 FORMATS = ["jsonl", "csv", "parquet"]
 

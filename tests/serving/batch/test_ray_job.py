@@ -12,7 +12,7 @@ from scoring_support import assert_same_scores, note_rows, read_results, write_n
 
 from notecheck.model.classifier import Classifier
 from notecheck.model.errors import ConfigError, DatasetError
-from notecheck.model.loader import ColumnMap
+from notecheck.model.readers import ColumnMap
 from notecheck.serving.batch.offline import score_files
 from notecheck.serving.batch.ray_job import score_with_ray, work_units
 

@@ -1,9 +1,10 @@
-"""Streaming readers for batch scoring: JSONL, CSV and Parquet, one bounded chunk of rows at a time.
+"""The one reader of users' note files (JSONL, CSV, Parquet), shared by training and batch scoring.
 
-`model.loader` loads whole files (fine for training data); scoring files can be larger than memory, so here
-rows are read lazily: JSONL line by line, CSV through pyarrow's streaming reader, Parquet batch by batch.
-Rows are numbered as `model.loader` numbers them, so errors and fallback ids agree: the line number for
-JSONL (blank lines counted but skipped), the data row for CSV (header excluded) and Parquet, from 1.
+Rows are read lazily, one bounded block at a time: JSONL line by line, CSV through pyarrow's streaming
+reader, Parquet batch by batch, so scoring files can be larger than memory. `model.loader` validates the
+rows into notes for training and evaluation; `serving.batch` scores them chunk by chunk. Rows are numbered
+from 1: the line number for JSONL (blank lines counted but skipped), the data row for CSV (header excluded)
+and Parquet, so errors and fallback ids agree everywhere.
 
 A row that cannot even be parsed (a broken JSONL line) comes out as a `RawRow` carrying its `DatasetError`,
 so the caller decides whether to stop or to write an error row.
@@ -19,12 +20,27 @@ from pathlib import Path
 from typing import Any
 
 from notecheck.model.errors import DatasetError
-from notecheck.model.loader import NUMERIC_FIELDS, ColumnMap
 from notecheck.model.options import NOTE_FORMATS, describe_formats
 
 log = logging.getLogger(__name__)
 
 #: Input suffixes the streaming readers understand.
+
+#: Optional per-note numeric fields carried through to `LabelledNote.extra` (KOL checks use them).
+NUMERIC_FIELDS = ("exposure", "likes", "collects", "comments", "followers")
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which input column holds which note field (`--text-column`, `--label-column`, `--id-column`)."""
+
+    text: str = "text"
+    label: str = "label"
+    id: str = "id"
+    title: str = "title"
+    author_id: str = "author_id"
+    lang: str = "lang"
+
 
 #: pyarrow reads CSV in blocks of this many bytes: the reader's own memory bound.
 CSV_BLOCK_BYTES = 1 << 20
