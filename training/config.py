@@ -14,6 +14,19 @@ from notecheck.model.options import BACKENDS, PRECISIONS
 from notecheck.training.encoder.build import DEFAULT_BASE_MODEL
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
+#: The clone the package runs from: the bundled data lives in its `data/` (a wheel carries no data).
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def bundled_path(value: str) -> str:
+    """A relative path of the bundled defaults (`data/notes`): as given when it exists from the working
+    directory, else the clone's own, so the default run works from any directory."""
+    path = Path(value)
+    if path.is_absolute() or path.exists() or not (REPO_ROOT / path).exists():
+        return value
+    return str(REPO_ROOT / path)
+
+
 RECIPES = ("ft", "lp", "lp_ft")
 
 
@@ -80,6 +93,11 @@ class TrainConfig:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+        if path == DEFAULT_CONFIG:
+            data["data"] = [
+                bundled_path(d) for d in ([data["data"]] if isinstance(data["data"], str) else data["data"])
+            ]
+            data["split_file"] = bundled_path(data["split_file"])
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(data)
 

@@ -43,7 +43,7 @@ def demo(
     """Train if needed, evaluate, and try the model on sample notes."""
     from notecheck.model.classifier import Classifier
     from notecheck.model.loader import load_notes
-    from notecheck.training.config import TrainConfig
+    from notecheck.training.config import TrainConfig, bundled_path
     from notecheck.training.evaluate import evaluate, write_report
     from notecheck.training.pipeline import load_training_notes, make_split
 
@@ -63,7 +63,7 @@ def demo(
         print(f"  {name:15s} macro-F1 {s['macro_f1']:.3f} ({langs})")
     print(f"  report: {report_dir / 'report.md'}\n")
 
-    loaded, _ = load_notes(samples, require_label=False)
+    loaded, _ = load_notes(bundled_path(str(samples)), require_label=False)
     predictions = classifier.predict([s.note for s in loaded])
     print(f"{'id':10s} {'verdict':15s} {'moderator':15s} {'action':7s} {'P(comm.)':>8s}  disclosure  text")
     agree = 0
