@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from notecheck.model.classifier import Classifier
 from notecheck.model.errors import ConfigError, DatasetError
 from notecheck.model.loader import validate_row
+from notecheck.model.paths import bundled_path
 from notecheck.model.readers import ColumnMap
 from notecheck.model.schema import Note
 
@@ -57,8 +58,9 @@ class Results(list[T], Generic[T]):
 
 
 def default_model_dir() -> Path:
-    """`NOTECHECK_MODEL_DIR` when set, else `runs/default` (where `notecheck demo` puts the default model)."""
-    return Path(os.environ.get("NOTECHECK_MODEL_DIR") or DEFAULT_MODEL_DIR)
+    """`NOTECHECK_MODEL_DIR` when set, else `runs/default` (where `notecheck demo` puts the default model),
+    from the working directory or, failing that, the clone's."""
+    return Path(os.environ.get("NOTECHECK_MODEL_DIR") or bundled_path(DEFAULT_MODEL_DIR))
 
 
 def as_notes(items: NoteLike | Iterable[NoteLike]) -> list[Note]:

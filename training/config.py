@@ -11,20 +11,10 @@ import yaml
 
 from notecheck.model.errors import ConfigError
 from notecheck.model.options import BACKENDS, PRECISIONS
+from notecheck.model.paths import bundled_path
 from notecheck.training.encoder.build import DEFAULT_BASE_MODEL
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
-#: The clone the package runs from: the bundled data lives in its `data/` (a wheel carries no data).
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def bundled_path(value: str) -> str:
-    """A relative path of the bundled defaults (`data/notes`): as given when it exists from the working
-    directory, else the clone's own, so the default run works from any directory."""
-    path = Path(value)
-    if path.is_absolute() or path.exists() or not (REPO_ROOT / path).exists():
-        return value
-    return str(REPO_ROOT / path)
 
 
 RECIPES = ("ft", "lp", "lp_ft")

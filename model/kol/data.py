@@ -13,11 +13,11 @@ from pathlib import Path
 from notecheck.model.errors import ConfigError, DatasetError, NotecheckError
 from notecheck.model.kol.check import Profile
 from notecheck.model.kol.engagement import ReferenceDistribution
+from notecheck.model.paths import BUNDLED_DATA
 from notecheck.model.schema import Note
 
 log = logging.getLogger(__name__)
 
-BUNDLED_DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's data/ (absent from a wheel)
 PROFILES_FILE = "profiles.jsonl"
 
 

@@ -13,8 +13,10 @@ from typing import Annotated
 import typer
 
 from notecheck.model.options import Runtime
+from notecheck.model.paths import bundled_path
 
-DEFAULT_MODEL = Path("runs/default")  # where `notecheck demo` and `notecheck train` put the default model
+#: where `notecheck demo` and `notecheck train` put the default model: ./runs/default, or the clone's from elsewhere
+DEFAULT_MODEL = Path(bundled_path("runs/default"))
 
 ModelDir = Annotated[Path, typer.Option("--model", metavar="DIR", help="model directory")]
 RuntimeOption = Annotated[

@@ -73,8 +73,13 @@ def test_load_without_a_path_uses_the_env_or_says_how_to_get_a_model(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NOTECHECK_MODEL_DIR", raising=False)
+    monkeypatch.setattr("notecheck.model.paths.REPO_ROOT", tmp_path / "clone")  # a clone without a trained model
     with pytest.raises(ConfigError, match="notecheck demo"):
         Notecheck.load()
+    # from another directory, the clone's runs/default is found
+    (tmp_path / "clone" / "runs").mkdir(parents=True)
+    (tmp_path / "clone" / "runs" / "default").symlink_to(tiny_model_dir)
+    assert Notecheck.load().version == Notecheck.load(tiny_model_dir).version
     monkeypatch.setenv("NOTECHECK_MODEL_DIR", str(tiny_model_dir))
     assert Notecheck.load().version == Notecheck.load(tiny_model_dir).version
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from notecheck.training.config import REPO_ROOT, TrainConfig, bundled_path
+from notecheck.model.paths import REPO_ROOT, bundled_path
+from notecheck.training.config import TrainConfig
 
 
 def test_the_default_config_reads_the_clones_data_from_elsewhere(
