@@ -18,6 +18,7 @@ from typing import Any
 
 from notecheck.model.errors import DatasetError
 from notecheck.model.options import NOTE_FORMATS, describe_formats
+from notecheck.model.paths import bundled_path
 from notecheck.model.readers import NUMERIC_FIELDS, ColumnMap, RawRow, iter_rows
 from notecheck.model.schema import VERDICTS, Note
 
@@ -65,7 +66,7 @@ def data_files(paths: Iterable[str | Path]) -> list[Path]:
     """
     files: list[Path] = []
     for item in paths:
-        path = Path(item)
+        path = Path(bundled_path(item))  # `data/notes` means the clone's bundled notes from anywhere
         if path.is_dir() and not (path / "dataset_info.json").exists():
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in NOTE_FORMATS)
             if not found:

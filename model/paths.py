@@ -1,4 +1,7 @@
-"""Where the clone's bundled files are, so default runs work from any working directory.
+"""Where the clone's bundled files are, so default runs and the README's commands work from any directory.
+
+`data/notes` or `runs/default` given on the command line (or as a default) mean the working directory's when
+it has them, else the clone's.
 
 A clone (or an editable install) has `data/` and, after `make demo`, `runs/default/` beside the packages; a
 wheel has neither, and then the defaults are plain paths relative to the working directory.

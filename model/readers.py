@@ -21,6 +21,7 @@ from typing import Any
 
 from notecheck.model.errors import DatasetError
 from notecheck.model.options import NOTE_FORMATS, describe_formats
+from notecheck.model.paths import bundled_path
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def input_format(path: Path) -> str:
 
 def iter_rows(path: str | Path, columns: ColumnMap, batch_rows: int = 512) -> Iterator[RawRow]:
     """Rows of one file, lazily. `batch_rows` bounds how many Parquet rows are decoded at once."""
-    path = Path(path)
+    path = Path(bundled_path(path))  # `data/samples.jsonl` means the clone's bundled file from anywhere
     if not path.is_file():
         raise DatasetError(path, None, None, "file not found")
     kind = input_format(path)

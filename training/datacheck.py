@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from notecheck.model.disclosure import rate
+from notecheck.model.paths import bundled_path
 from notecheck.training.shortcuts import SURFACE_FEATURES, auc
 
 PLATFORMS = ("xiaohongshu", "instagram", "tiktok", "weibo", "douyin", "moments")
@@ -232,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
     failed = False
-    for path in args.files:
+    for given in args.files:
+        path = Path(bundled_path(given))
         problems, rows = check(path)
         print(f"== {path}")
         print("\n".join(problems) if problems else "no problems found")

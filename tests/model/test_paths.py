@@ -27,3 +27,13 @@ def test_a_local_path_wins_and_unknown_paths_are_left_alone(tmp_path: Path, monk
     assert bundled_path("nowhere/notes.jsonl") == "nowhere/notes.jsonl"
     given = TrainConfig.load(None, data=["mine.jsonl"])
     assert given.data == ["mine.jsonl"]
+
+
+def test_readme_paths_work_from_another_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from notecheck.model.loader import data_files, load_notes
+
+    monkeypatch.chdir(tmp_path)
+    files = data_files(["data/notes"])
+    assert files and all(f.is_file() and str(f).startswith(str(REPO_ROOT)) for f in files)
+    samples, _ = load_notes("data/samples.jsonl", require_label=False)
+    assert len(samples) >= 10
