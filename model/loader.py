@@ -96,7 +96,7 @@ def parse_label_map(spec: str | Mapping[str, str] | None) -> dict[str, str]:
 
 def raw_rows(path: str | Path, columns: ColumnMap) -> Iterator[RawRow]:
     """The rows of one note file (`model.readers`) or of a saved `datasets` directory, numbered from 1."""
-    path = Path(path)
+    path = Path(bundled_path(path))
     if not path.exists():
         raise DatasetError(path, None, None, "file not found")
     if not path.is_dir():
