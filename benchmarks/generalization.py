@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.common import RESULTS_DIR, machine_info, markdown_table, setup_logging  # noqa: E402
 from notecheck.model.classifier import Classifier  # noqa: E402
+from notecheck.model.disclosure import rate  # noqa: E402
 from notecheck.model.loader import LabelledNote  # noqa: E402
 from notecheck.model.schema import VERDICTS, is_commercial  # noqa: E402
 from notecheck.training.config import TrainConfig  # noqa: E402
@@ -288,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # results are reused only for the same notes, the same held-out writers and the same rules
     settings["data_hash"] = content_hash(notes)[:16]
     settings["excluded"] = sorted(exclude)
-    settings["code"] = rules_fingerprint()
+    settings["code"] = rules_fingerprint(notes)
     out = Path(args.out)
     results = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
     if results.get("settings") != settings:
@@ -312,13 +313,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def rules_fingerprint() -> str:
-    """A hash of the files that decide verdicts besides the model: changing the rules invalidates results."""
+def rules_fingerprint(notes: Sequence[LabelledNote]) -> str:
+    """What the rules make of the notes, hashed: every note's disclosure rating and combiner features, and
+    the verdict rule's source. A change to the rules' behaviour invalidates saved results; a refactor that
+    keeps their behaviour does not."""
     import hashlib
+    import inspect
 
-    root = Path(__file__).resolve().parents[1]
-    files = ("model/disclosure.py", "model/signals.py", "model/combiner.py", "model/classifier.py")
-    return hashlib.sha256(b"".join((root / f).read_bytes() for f in files)).hexdigest()[:16]
+    from notecheck.model.classifier import decide
+    from notecheck.model.combiner import FEATURES
+    from notecheck.training.combine import note_features
+
+    plain = [n.note for n in notes]
+    rated = [rate(n.text, n.title) for n in plain]
+    h = hashlib.sha256(inspect.getsource(decide).encode() + repr(FEATURES).encode())
+    for d, features in zip(rated, note_features(plain, rated), strict=True):
+        h.update(f"{d.rating}|{sorted(features.items())}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def frozen_test_writers(notes: Sequence[LabelledNote], split_file: str) -> list[str]:
