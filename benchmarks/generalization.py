@@ -65,6 +65,7 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 WISE_ALPHA = 0.5
+IN_TOLERANCE = 0.01  # the chosen recipe's in-distribution macro-F1 may be this far below the best
 METRICS = ("macro_f1", "roc_auc", "verdict_macro_f1")
 
 
@@ -220,7 +221,38 @@ def render(results: dict[str, Any]) -> str:
         "",
         markdown_table(header, rows),
     ]
+    summary = transformer_summary(results)
+    if summary:
+        chosen = choose_recipe(summary)
+        lines += [
+            "",
+            f"Chosen default: **{chosen}** (the best writer-held-out macro-F1 among the transformer recipes whose "
+            f"in-distribution macro-F1 is within {IN_TOLERANCE} of the best; combined decision).",
+        ]
     return "\n".join(lines)
+
+
+def choose_recipe(summary: dict[str, tuple[float, float]], tolerance: float = IN_TOLERANCE) -> str:
+    """The default recipe: the best writer-held-out macro-F1 among recipes whose in-distribution macro-F1 is
+    at most `tolerance` below the best in-distribution one. `summary`: recipe -> (out, in) macro-F1.
+
+    >>> choose_recipe({"a": (0.80, 0.95), "b": (0.85, 0.945), "c": (0.86, 0.90)})
+    'b'
+    """
+    best_in = max(inn for _, inn in summary.values())
+    eligible = {r: out for r, (out, inn) in summary.items() if inn >= best_in - tolerance - 1e-12}
+    return max(eligible, key=lambda r: (eligible[r], r))
+
+
+def transformer_summary(results: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """recipe -> pooled (out, in) macro-F1 of the default decision (model + signals) for the transformer
+    recipes; the TF-IDF baseline is reported beside them but is not a candidate for the default model."""
+    summary = {}
+    for recipe in RECIPES:
+        out, inn = pooled(results, recipe, "combined|out"), pooled(results, recipe, "combined|in")
+        if recipe != "tfidf" and out and inn:
+            summary[recipe] = (out["macro_f1"], inn["macro_f1"])
+    return summary
 
 
 def per_fold_table(results: dict[str, Any], recipe: str) -> str:

@@ -83,3 +83,12 @@ def test_generalization_benchmark_runs_every_recipe_on_writer_folds(tiny_model_d
     assert "| wise_ft | combined |" in table and "out macro-F1" in table
     assert main(args) == 0  # resumes: nothing left to run, same results
     assert json.loads(out.read_text(encoding="utf-8"))["folds"] == result["folds"]
+
+
+def test_the_default_recipe_is_the_best_cross_writer_one_close_to_the_best_in_distribution() -> None:
+    from benchmarks.generalization import choose_recipe
+
+    # c is best out of distribution but 0.05 worse in distribution: not eligible
+    assert choose_recipe({"a": (0.80, 0.95), "b": (0.85, 0.945), "c": (0.86, 0.90)}) == "b"
+    assert choose_recipe({"a": (0.80, 0.95), "b": (0.85, 0.93)}) == "a"
+    assert choose_recipe({"a": (0.80, 0.95), "b": (0.85, 0.93)}, tolerance=0.05) == "b"
