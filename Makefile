@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo check-default test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/notecheck demo
+
+# The trained default model's pinned verdicts (tests/default_model): run after `make demo`.
+check-default: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/default_model --model-dir runs/default
 
 test: $(STAMP)

@@ -1,7 +1,7 @@
-"""Checks of the *trained* default model, run by `make demo` after training (`--model-dir runs/default`).
+"""Checks of the *trained* default model: `make check-default` after `make demo` (`--model-dir runs/default`).
 
-They need the model `notecheck demo` trains (about 40 minutes on 2 CPU cores), so `make test` leaves this
-folder out; `make demo` runs it and fails when the trained model breaks a pinned verdict.
+They need the model `notecheck demo` trains (about 45 minutes on 2 CPU cores), so `make test` leaves this
+folder out; `make check-default` fails when the trained model breaks a pinned verdict.
 """
 
 from __future__ import annotations
