@@ -20,7 +20,7 @@ from notecheck.model.errors import DatasetError
 from notecheck.model.options import NOTE_FORMATS, describe_formats
 from notecheck.model.paths import bundled_path
 from notecheck.model.readers import NUMERIC_FIELDS, ColumnMap, RawRow, iter_rows
-from notecheck.model.schema import VERDICTS, Note
+from notecheck.model.schema import VERDICTS, Note, lone_surrogate
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,11 @@ def validate_row(
         raise DatasetError(path, number, columns.text, f"must be a string, got {type(text).__name__}")
     if not text.strip():
         raise DatasetError(path, number, columns.text, "empty text")
+    for column in (columns.text, columns.title):
+        value = row.get(column)
+        at = lone_surrogate(value) if isinstance(value, str) else None
+        if at is not None:
+            raise DatasetError(path, number, column, f"not valid Unicode: a lone surrogate at character {at}")
     label = None
     if label_map is not None:
         raw = row.get(columns.label)

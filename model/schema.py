@@ -39,6 +39,20 @@ class Note:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def lone_surrogate(text: str) -> int | None:
+    """The index of the first lone surrogate in `text` (JSON lets `"\\ud800"` through; no tokenizer can encode
+    it), or None when the text is valid Unicode.
+
+    >>> lone_surrogate("ok"), lone_surrogate("ab\\ud800")
+    (None, 2)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return int(exc.start)
+    return None
+
+
 def is_commercial(label: str) -> bool:
     """Whether a verdict-space label is commercial (both kinds of ad are)."""
     return label in ("disclosed_ad", "undisclosed_ad", "commercial")

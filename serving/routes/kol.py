@@ -24,7 +24,7 @@ from notecheck.model.kol.data import bundled_reference
 from notecheck.model.kol.engagement import ReferenceDistribution
 from notecheck.model.schema import Note
 from notecheck.serving.deps import PROTECTED, BatcherDep, ClassifierDep, MetricsDep, SettingsDep, unless_disconnected
-from notecheck.serving.routes.schemas import ErrorPublic
+from notecheck.serving.routes.schemas import ErrorPublic, NoteText
 from notecheck.serving.settings import Settings
 
 router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["kol"])
@@ -43,8 +43,8 @@ class KolNoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=200, examples=["n-123"])
-    text: str = Field(description="the note body (at most NOTECHECK_MAX_NOTE_CHARS characters)")
-    title: str | None = None
+    text: NoteText = Field(description="the note body (at most NOTECHECK_MAX_NOTE_CHARS characters)")
+    title: NoteText | None = None
     posted_at: dt.date | None = Field(None, description="YYYY-MM-DD")
     exposure: Count | None = Field(None, description="views")
     likes: Count | None = None

@@ -6,12 +6,24 @@ The per-deployment limits (notes per request, characters per note) are checked b
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from notecheck.model.classifier import Prediction
-from notecheck.model.schema import Action, Note, Rating, Verdict
+from notecheck.model.schema import Action, Note, Rating, Verdict, lone_surrogate
+
+
+def _valid_unicode(value: str) -> str:
+    at = lone_surrogate(value)
+    if at is not None:
+        raise ValueError(f"not valid Unicode: a lone surrogate at character {at}")
+    return value
+
+
+#: Note text as the model can read it: a lone surrogate (`"\\ud800"` in JSON) is refused here with a 422
+#: naming the field, so it never reaches a batch shared with other clients' notes.
+NoteText = Annotated[str, AfterValidator(_valid_unicode)]
 
 
 class NoteIn(BaseModel):
@@ -20,8 +32,8 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=200, examples=["n-123"])
-    text: str = Field(description="the note body (at most NOTECHECK_MAX_NOTE_CHARS characters, 20000 by default)")
-    title: str | None = Field(None, description="the note title, if it has one")
+    text: NoteText = Field(description="the note body (at most NOTECHECK_MAX_NOTE_CHARS characters, 20000 by default)")
+    title: NoteText | None = Field(None, description="the note title, if it has one")
     author_id: str | None = Field(None, max_length=200)
     lang: Literal["zh", "en"] | None = None
 

@@ -143,3 +143,13 @@ def test_dataset_error_survives_pickling() -> None:
     err = pickle.loads(pickle.dumps(DatasetError("a.jsonl", 3, "text", "empty text")))
     assert (err.path, err.line, err.field, err.reason) == ("a.jsonl", 3, "text", "empty text")
     assert str(err) == "a.jsonl:3: field 'text' empty text"
+
+
+def test_a_lone_surrogate_is_an_invalid_row_naming_its_field(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    rows = [{"id": "a", "text": "fine", "label": "genuine"}, {"id": "b", "text": "bad \ud800", "label": "genuine"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"notes.jsonl.*2.*text.*lone surrogate at character 4"):
+        load_notes(path)
+    notes, summary = load_notes(path, skip_invalid=True)
+    assert [n.note.id for n in notes] == ["a"] and len(summary.skipped) == 1

@@ -340,3 +340,26 @@ async def test_predictions_say_which_signals_moved_them(tiny_model_dir: Path, tm
     assert [e["feature"] for e in a["signal_effects"]] == ["contact"] and a["signal_effects"][0]["logit"] == 2.5
     assert 0 < a["signal_effects"][0]["p_delta"] < 1 and a["p_commercial"] > a["p_model"]
     assert b["signal_effects"] == [] and b["p_commercial"] < b["p_model"]  # the bias alone pulls it down
+
+
+async def test_a_lone_surrogate_is_refused_at_the_edge_and_other_clients_are_answered(
+    tiny_classifier: Classifier,
+) -> None:
+    # "\ud800" is valid JSON but no tokenizer can encode it: it must not reach a batch shared with others
+    poison = {"notes": [{"id": "bad", "text": "abc \ud800 def"}]}
+    poison_title = {"notes": [{"id": "bad2", "text": "fine", "title": "x\udfff"}]}
+    good = [{"notes": [{"id": f"g{i}", "text": f"周末去公园散步 {i}"}]} for i in range(4)]
+    async with running(create_app(Settings(batch_max_wait_ms=50), classifier=tiny_classifier)) as client:
+        answers = await asyncio.gather(
+            *(
+                # json.dumps escapes the surrogate as \\ud800, the way a client's JSON carries it
+                client.post("/v1/predict", content=json.dumps(b), headers={"content-type": "application/json"})
+                for b in [good[0], poison, good[1], poison_title, *good[2:]]
+            )
+        )
+    codes = [r.status_code for r in answers]
+    assert codes == [200, 422, 200, 422, 200, 200]
+    assert answers[1].json()["detail"][0]["field"] == "body.notes.0.text"
+    assert "lone surrogate at character 4" in answers[1].json()["detail"][0]["msg"]
+    assert answers[3].json()["detail"][0]["field"] == "body.notes.0.title"
+    assert [r.json()["predictions"][0]["id"] for r in (answers[0], answers[2])] == ["g0", "g1"]
