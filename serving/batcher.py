@@ -247,6 +247,23 @@ class Batcher:
             batch.append(item)
         return batch
 
+    async def _one_by_one(self, items: list[_Item]) -> None:
+        """Predict each note of a failed batch alone: the notes that fail again get `PredictionFailed`."""
+        loop = asyncio.get_running_loop()
+        for item in items:
+            if item.future.done():  # its client left
+                continue
+            try:
+                (prediction,) = await loop.run_in_executor(self._executor, self._predict, [item.note])
+            except Exception:  # noqa: BLE001
+                log.exception("batcher: predict failed for note %r alone", item.note.id)
+                if not item.future.done():  # its request may have failed already on another note
+                    item.future.set_exception(PredictionFailed("prediction failed for this note"))
+                continue
+            if not item.future.done():
+                item.future.set_result(prediction)
+            self.scored += 1
+
     async def _execute(self, items: list[_Item]) -> None:
         loop = asyncio.get_running_loop()
         notes = [item.note for item in items]
@@ -257,6 +274,10 @@ class Batcher:
                 raise PredictionFailed(f"predict returned {len(predictions)} results for {len(items)} notes")
         except Exception as exc:  # noqa: BLE001 - every waiting client must hear about it
             log.exception("batcher: predict failed for a batch of %d notes", len(items))
+            if len(items) > 1 and not isinstance(exc, PredictionFailed):
+                # one bad note must not fail everyone coalesced with it: retry alone, only the guilty fail
+                await self._one_by_one(items)
+                return
             reason = str(exc) if isinstance(exc, PredictionFailed) else "prediction failed"
             for item in items:
                 if not item.future.done():

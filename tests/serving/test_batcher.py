@@ -189,6 +189,28 @@ async def test_predict_failure_reaches_every_waiter_and_the_worker_survives() ->
         assert [p.id for p in await batcher.submit(notes("after", 1))] == ["after-0"]
 
 
+async def test_a_note_that_breaks_its_batch_fails_alone_and_the_others_are_answered() -> None:
+    calls: list[list[str | None]] = []
+
+    def fragile(batch: list[Note]) -> list[Any]:
+        calls.append([n.id for n in batch])
+        if any("POISON" in n.text for n in batch):
+            raise ValueError("tokenizer cannot encode this text")
+        return FakeClassifier().predict(batch)
+
+    batcher = Batcher(fragile, config(max_wait_s=0.05))
+    await batcher.start()
+    good = [Note(text=f"fine {i}", id=f"g{i}") for i in range(3)]
+    bad = Note(text="POISON", id="bad")
+    results = await asyncio.gather(
+        batcher.submit(good[:1]), batcher.submit([bad]), batcher.submit(good[1:]), return_exceptions=True
+    )
+    await batcher.stop()
+    assert [p.id for p in results[0]] == ["g0"] and [p.id for p in results[2]] == ["g1", "g2"]
+    assert isinstance(results[1], PredictionFailed) and "this note" in str(results[1])
+    assert len(calls[0]) == 4 and sorted(calls[1:]) == [["bad"], ["g0"], ["g1"], ["g2"]]  # one batch, then alone
+
+
 async def test_wrong_length_from_predict_is_a_failure() -> None:
     def short(batch: list[Note]) -> list[Any]:
         return []
