@@ -7,6 +7,7 @@ line on stdout as its last line; `run_worker` parses it.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import platform
@@ -218,3 +219,15 @@ def setup_logging(verbose: bool = False) -> None:
     )
     for name in ("httpx", "httpcore", "transformers", "datasets", "filelock", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def read_results(path: Path) -> Any:
+    """A results file: JSON, gzip-compressed when its name ends in `.gz` (per-note rows make some large)."""
+    raw = path.read_bytes()
+    return json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+
+
+def write_results(data: Any, path: Path) -> None:
+    text = (json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(text, mtime=0) if path.suffix == ".gz" else text)

@@ -13,7 +13,6 @@ so an interrupted benchmark picks up where it stopped. The writers of the frozen
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import tempfile
@@ -27,7 +26,14 @@ if __package__ in (None, ""):
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import RESULTS_DIR, machine_info, markdown_table, setup_logging  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    RESULTS_DIR,
+    machine_info,
+    markdown_table,
+    read_results,
+    setup_logging,
+    write_results,
+)
 from notecheck.model.classifier import Classifier  # noqa: E402
 from notecheck.model.disclosure import rate  # noqa: E402
 from notecheck.model.loader import LabelledNote  # noqa: E402
@@ -289,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--base-model", default="multilingual-e5-small")
     parser.add_argument("--recipes", nargs="+", default=[r for r in RECIPES if r != "wise_ft"], choices=list(RECIPES))
-    parser.add_argument("--out", default=str(RESULTS_DIR / "generalization.json"))
+    parser.add_argument("--out", default=str(RESULTS_DIR / "generalization.json.gz"), help=".json, or .json.gz")
     parser.add_argument("--model", help="ignored: this benchmark trains its own models (accepted for make bench)")
     args = parser.parse_args(argv)
     setup_logging()
@@ -323,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings["excluded"] = sorted(exclude)
     settings["code"] = rules_fingerprint(notes)
     out = Path(args.out)
-    results = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
+    results = read_results(out) if out.is_file() else {}
     if results.get("settings") != settings:
         results = {"settings": settings, "folds": {}}
     results["writers"] = {str(f.index): f.test_writers for f in folds}
@@ -338,9 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             done.update(run_recipe(name, fold, base, args.steps))
             results["machine"] = machine_info(0)
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(results, ensure_ascii=False) + "\n", encoding="utf-8")
+            write_results(results, out)
     table = render(results)
-    (out.with_suffix(".md")).write_text(table + "\n", encoding="utf-8")
+    Path(str(out).removesuffix(".gz")).with_suffix(".md").write_text(table + "\n", encoding="utf-8")
     print(table)  # a benchmark's output is its table
     return 0
 

@@ -20,7 +20,14 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_MODEL, REPO_ROOT, RESULTS_DIR, check_model, setup_logging  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DEFAULT_MODEL,
+    REPO_ROOT,
+    RESULTS_DIR,
+    check_model,
+    read_results,
+    setup_logging,
+)
 from notecheck.model.errors import NotecheckError  # noqa: E402
 
 log = logging.getLogger("benchmarks.run_all")
@@ -68,11 +75,13 @@ def render_all(names: tuple[str, ...] | list[str], quick: bool, results_dir: Pat
     ]
     for name in names:
         path = results_dir / f"{name}{suffix}.json"
+        if not path.is_file() and path.with_name(path.name + ".gz").is_file():
+            path = path.with_name(path.name + ".gz")
         parts.append("")
         if not path.is_file():
             parts.append(f"### {name}\n\n(no results: the benchmark failed or was skipped)")
             continue
-        result = json.loads(path.read_text(encoding="utf-8"))
+        result = read_results(path)
         module = importlib.import_module(f"benchmarks.{name}")
         if name == "offline_throughput":
             parts.append(module.render(result, result.get("accuracy")))
