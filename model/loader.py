@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from notecheck.model.errors import DatasetError
+from notecheck.model.kol.dates import date_problem, read_date
 from notecheck.model.options import NOTE_FORMATS, describe_formats
 from notecheck.model.paths import bundled_path
 from notecheck.model.readers import NUMERIC_FIELDS, ColumnMap, RawRow, iter_rows
@@ -160,15 +161,7 @@ def validate_row(
         if value is not None and not isinstance(value, str | int):
             raise DatasetError(path, number, getattr(columns, name), f"must be a string, got {type(value).__name__}")
         fields[name] = None if value is None else str(value)
-    extra = {}
-    for name in NUMERIC_FIELDS:
-        value = row.get(name)
-        if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise DatasetError(path, number, name, f"must be a non-negative number, got {value!r}")
-            extra[name] = value
-    used = {getattr(columns, f) for f in ColumnMap.__dataclass_fields__} | set(NUMERIC_FIELDS)
-    extra.update({k: _plain(v) for k, v in row.items() if k not in used and v is not None})
+    extra = _extra_fields(row, columns, where)
     note = Note(
         text=text,
         id=fields["id"] or f"{Path(path).name}:{number}",
@@ -178,6 +171,26 @@ def validate_row(
         metadata=extra,
     )
     return LabelledNote(note=note, label=label, extra=extra)
+
+
+def _extra_fields(row: Mapping[str, Any], columns: ColumnMap, where: tuple[str, int]) -> dict[str, Any]:
+    """The row's fields beyond the note's own: the numeric ones checked, `posted_at` checked against the
+    accepted date range (`model.kol.dates`), the rest as they are (dates as ISO strings)."""
+    path, number = where
+    extra = {}
+    for name in NUMERIC_FIELDS:
+        value = row.get(name)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise DatasetError(path, number, name, f"must be a non-negative number, got {value!r}")
+            extra[name] = value
+    posted = read_date(row.get("posted_at"))
+    problem = None if posted is None else date_problem(posted)
+    if problem is not None:
+        raise DatasetError(path, number, "posted_at", problem)
+    used = {getattr(columns, f) for f in ColumnMap.__dataclass_fields__} | set(NUMERIC_FIELDS)
+    extra.update({k: _plain(v) for k, v in row.items() if k not in used and v is not None})
+    return extra
 
 
 def load_notes(

@@ -103,6 +103,7 @@ def test_all_writes_parquet_and_a_named_chart(
         (["--all"], "--all: needs --ranking FILE"),
         (["--author", "nobody"], "--author: no notes by 'nobody' in the files"),
         (["--author", "en111", "--as-of", "20/11/2026"], "--as-of: '20/11/2026' is not a date"),
+        (["--author", "en111", "--as-of", "0001-01-09"], "--as-of: must be between 2000-01-01 and 2099-12-31"),
         (["--author", "en111", "--rules", "missing.yaml"], "--rules missing.yaml: file not found"),
         (["--author", "en111", "--chart", "x.png"], "--ranking and --chart only go with --all"),
         (["--all", "--ranking", "rank.xlsx"], "unknown table format '.xlsx'"),
@@ -124,6 +125,34 @@ def test_bad_rules_yaml_names_the_rule(data_dir: Path, tmp_path: Path, capsys: p
     rules.write_text("min_followers: -5\n", encoding="utf-8")
     assert main(["kol", str(data_dir), "--author", "en111", "--rules", str(rules)]) == 2
     assert f"{rules}.min_followers: must not be negative" in capsys.readouterr().err
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The command's only stderr line (an error, no traceback)."""
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in captured.out + captured.err, err
+    assert err[0].startswith("notecheck kol: error: ")
+    return err[0]
+
+
+def test_a_window_past_the_calendar_is_one_line_not_a_traceback(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("window_days: 1000000\n", encoding="utf-8")
+    assert main(["kol", str(data_dir), "--author", "en111", "--rules", str(rules)]) == 2
+    assert f"{rules}.window_days: must be between 1 and 3650 days, got 1000000" in one_error_line(capsys)
+
+
+def test_a_note_dated_near_year_one_names_its_file_line_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = tmp_path / "old.jsonl"
+    rows = [{"id": "x1", "author_id": "en111", "text": "hello", "posted_at": d} for d in ("2026-11-05", "0001-01-05")]
+    notes.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert main(["kol", str(notes), "--author", "en111"]) == 2
+    assert f"{notes}:2: field 'posted_at' must be between 2000-01-01" in one_error_line(capsys)
 
 
 def test_profiles_beside_the_notes_are_found(bundled_layout: Path, capsys: pytest.CaptureFixture[str]) -> None:

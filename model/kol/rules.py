@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from notecheck.model.errors import ConfigError
+from notecheck.model.kol.dates import check_date, date_problem, read_date, window_problem
 from notecheck.model.schema import Note
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,22 @@ class PlatformRules:
         for key in _SHARES:
             if values.get(key, 0.0) > 1:
                 raise ConfigError(f"{where}.{key}: must be between 0 and 1, got {values[key]!r}")
-        if values.get("window_days", 1) < 1:
-            raise ConfigError(f"{where}.window_days: must be at least 1")
+        problem = window_problem(values.get("window_days", cls.window_days))
+        if problem is not None:
+            raise ConfigError(f"{where}.window_days: {problem}")
         return cls(**values)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The overrides `from_dict` accepts, as JSON Schema (the HTTP API's `rules`): known rules only, each a
+        number not below 0 (whole for counts), shares at most 1, windows of at least one day."""
+        properties: dict[str, dict[str, Any]] = {}
+        for f in fields(cls):
+            properties[f.name] = {"type": "integer" if f.type in ("int", int) else "number", "minimum": 0}
+            if f.name in _SHARES:
+                properties[f.name]["maximum"] = 1
+        properties["window_days"]["minimum"] = 1
+        return {"type": "object", "properties": properties, "additionalProperties": False}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,24 +112,24 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def note_date(note: Note) -> dt.date | None:
-    """A note's `posted_at` as a date (a date, a datetime or an ISO string), None when absent or unreadable."""
+    """A note's `posted_at` as a date (a date, a datetime or an ISO string), None when absent or unreadable;
+    `ConfigError` naming the note when it is outside the accepted range (`model.kol.dates`)."""
     value = note.metadata.get("posted_at")
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip()[:10])
-        except ValueError:
+    day = read_date(value)
+    if day is None:
+        if value is not None:
             log.warning("note %s: posted_at %r is not a YYYY-MM-DD date; treated as undated", note.id, value)
-    return None
+        return None
+    problem = date_problem(day)
+    if problem is not None:
+        raise ConfigError(f"note {note.id}: posted_at {problem}")
+    return day
 
 
 def reference_date(notes: Sequence[Note], as_of: dt.date | None = None) -> tuple[dt.date | None, str]:
     """The date windows end on: `as_of` when given, else the newest `posted_at` among `notes`."""
     if as_of is not None:
-        return as_of, "given"
+        return check_date(as_of, "as_of"), "given"
     dates = [d for d in (note_date(n) for n in notes) if d is not None]
     return (max(dates), "newest posted_at in the data") if dates else (None, "no dated notes")
 
@@ -152,7 +166,10 @@ def window_exposure(notes: Sequence[Note], as_of: dt.date | None, days: int) -> 
     """Average exposure of the notes posted in the `days` days ending at `as_of` (inclusive), and their count."""
     if as_of is None:
         return None, 0
-    start = as_of - dt.timedelta(days=days - 1)
+    problem = window_problem(days)
+    if problem is not None:
+        raise ConfigError(f"window_days: {problem}")
+    start = check_date(as_of, "as_of") - dt.timedelta(days=days - 1)
     values = []
     for note in notes:
         posted = note_date(note)

@@ -31,12 +31,15 @@ MARKS = {"pass": "pass", "fail": "FAIL", "flagged": "FLAG", "ok": " ok ", "not_m
 
 
 def parse_date(value: str, what: str = "--as-of") -> dt.date:
+    """`value` as a date within the range KOL reports accept (`model.kol.dates`); `ConfigError` otherwise."""
     from notecheck.model.errors import ConfigError
+    from notecheck.model.kol.dates import check_date
 
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise ConfigError(f"{what}: '{value}' is not a date (YYYY-MM-DD)") from exc
+    return check_date(day, what)
 
 
 def load_rules(path: Path | None) -> Any:  # PlatformRules, imported lazily

@@ -16,11 +16,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from notecheck.model.errors import ConfigError
 from notecheck.model.kol.check import PlatformRules, Profile, build_report
 from notecheck.model.kol.data import bundled_reference
+from notecheck.model.kol.dates import FIRST_DATE, LAST_DATE, date_problem
 from notecheck.model.kol.engagement import ReferenceDistribution
 from notecheck.model.schema import Note
 from notecheck.serving.deps import PROTECTED, BatcherDep, ClassifierDep, MetricsDep, SettingsDep, unless_disconnected
@@ -37,6 +38,18 @@ Comment = Annotated[str, StringConstraints(max_length=MAX_COMMENT_CHARS)]
 Count = Annotated[int, Field(ge=0)]
 
 
+def _in_range(day: dt.date) -> dt.date:
+    problem = date_problem(day)
+    if problem is not None:
+        raise ValueError(problem)
+    return day
+
+
+#: A date the KOL rules accept (`model.kol.dates`): a 422 naming the field otherwise, never a failed report.
+Day = Annotated[dt.date, AfterValidator(_in_range)]
+DAYS = f"YYYY-MM-DD, {FIRST_DATE} to {LAST_DATE}"
+
+
 class KolNoteIn(BaseModel):
     """One of the account's notes, with the engagement numbers the platform shows."""
 
@@ -45,7 +58,7 @@ class KolNoteIn(BaseModel):
     id: str = Field(min_length=1, max_length=200, examples=["n-123"])
     text: NoteText = Field(description="the note body (at most NOTECHECK_MAX_NOTE_CHARS characters)")
     title: NoteText | None = None
-    posted_at: dt.date | None = Field(None, description="YYYY-MM-DD")
+    posted_at: Day | None = Field(None, description=DAYS)
     exposure: Count | None = Field(None, description="views")
     likes: Count | None = None
     collects: Count | None = None
@@ -80,7 +93,7 @@ class KolCheckRequest(BaseModel):
     profile: KolProfileIn | None = None
     notes: list[KolNoteIn] = Field(min_length=1, max_length=MAX_KOL_NOTES)
     rules: dict[str, Any] | None = Field(None, examples=[{"min_followers": 10000}])
-    as_of: dt.date | None = Field(None, description="reference date (default: the newest posted_at)")
+    as_of: Day | None = Field(None, description=f"reference date, {DAYS} (default: the newest posted_at)")
 
 
 _errors: dict[int | str, dict[str, Any]] = {

@@ -208,6 +208,10 @@ def bad(source: list[LabelledNote], /, **changes: Any) -> dict[str, Any]:
         ({"rules": {"min_folowers": 1}}, "body.rules.min_folowers", 422),
         ({"rules": {"min_followers": "lots"}}, "body.rules.min_followers", 422),
         ({"as_of": "yesterday"}, "body.as_of", 422),
+        ({"as_of": "0001-01-09"}, "body.as_of", 422),
+        ({"note0_posted_at": "0001-01-05"}, "body.notes.0.posted_at", 422),
+        ({"note0_posted_at": "9999-12-31"}, "body.notes.0.posted_at", 422),
+        ({"rules": {"window_days": 1000000}}, "body.rules.window_days", 422),
         ({"author_id": ""}, "body.author_id", 422),
         ({"notes": []}, "body.notes", 422),
     ],
@@ -222,6 +226,21 @@ async def test_invalid_requests_get_a_422_naming_the_field(
     assert r.status_code == status, r.text
     assert field in [e["field"] for e in r.json()["detail"]]
     assert fake.batches == [["warm-up"]]  # nothing reached the model
+
+
+async def test_dates_near_year_one_are_refused_by_field_not_answered_500(
+    subset: tuple[Path, list[LabelledNote]],
+) -> None:
+    _, notes = subset
+    body = bad(notes, as_of="0001-01-09", note0_posted_at="0001-01-05")
+    async with running(app_with(label_classifier(notes), None)) as client:
+        r = await client.post("/v1/kol/check", json=body)
+        fine = await client.post("/v1/kol/check", json=bad(notes, as_of="2026-11-20", rules={"window_days": 3650}))
+    assert r.status_code == 422, r.text
+    detail = {e["field"]: e["msg"] for e in r.json()["detail"]}
+    assert set(detail) == {"body.as_of", "body.notes.0.posted_at"}
+    assert "between 2000-01-01 and 2099-12-31" in detail["body.as_of"]
+    assert fine.status_code == 200 and fine.json()["rules"]["window_days"] == 3650
 
 
 async def test_too_many_notes_and_repeated_ids_are_refused(subset: tuple[Path, list[LabelledNote]]) -> None:
