@@ -17,9 +17,9 @@ import numpy as np
 
 from notecheck.model.combiner import Combiner, Effect, signal_features
 from notecheck.model.disclosure import Disclosure, mask, rate
-from notecheck.model.errors import ModelLoadError
 from notecheck.model.metadata import ModelMetadata, Thresholds
-from notecheck.model.schema import CLASSIFIER_LABELS, Action, Note, Verdict
+from notecheck.model.model_dir import inspect_model_dir
+from notecheck.model.schema import Action, Note, Verdict
 from notecheck.model.signals import find_signals
 
 log = logging.getLogger(__name__)
@@ -135,27 +135,22 @@ class Classifier:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, runtime: str = "fp32", **scorer_kwargs: Any) -> Classifier:
-        """Load a model directory. Raises `ModelLoadError` naming the missing or corrupt file.
+        """Load a model directory. Raises `ModelLoadError` naming the missing or corrupt file, what is wrong
+        with it and what to do (`model.model_dir` checks the directory before anything is read).
 
         `runtime` picks fp32 (exact), bf16 or int8 (faster on CPU); the TF-IDF backend ignores it.
         """
         path = Path(path)
-        if not path.is_dir():
-            raise ModelLoadError(path, "model directory not found")
-        metadata = ModelMetadata.load(path)
+        metadata = inspect_model_dir(path)  # the file at fault named before any library reads one
+        scorer: Scorer
         if metadata.backend == "tfidf":
             from notecheck.model.tfidf import TfidfScorer
 
-            scorer: Scorer = TfidfScorer.load(path)
-        elif metadata.backend == "transformer":
+            scorer = TfidfScorer.load(path)
+        else:
             from notecheck.model.scorer import TransformerScorer
 
             scorer = TransformerScorer.load(path, metadata.max_length, runtime=runtime, **scorer_kwargs)
-            labels = getattr(getattr(scorer.model, "config", None), "id2label", {})
-            if [labels.get(i) for i in range(len(CLASSIFIER_LABELS))] != list(CLASSIFIER_LABELS):
-                raise ModelLoadError(path / "config.json", f"id2label must be {CLASSIFIER_LABELS}, got {labels}")
-        else:
-            raise ModelLoadError(path / "notecheck.json", f"unknown backend '{metadata.backend}'")
         log.info("loaded model %s (%s) from %s", metadata.version, metadata.backend, path)
         return cls(scorer, metadata)
 

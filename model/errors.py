@@ -40,3 +40,9 @@ class ModelLoadError(NotecheckError):
 
 class ConfigError(NotecheckError):
     """A run or deployment setting is invalid; names the setting."""
+
+
+def first_line(exc: BaseException) -> str:
+    """A library exception's message, first line only, so the errors quoting it stay one line."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -11,6 +11,8 @@ from notecheck.model.errors import ModelLoadError
 
 METADATA_FILE = "notecheck.json"
 FORMAT_VERSION = 1
+#: What to do about a directory that is not a whole notecheck model, said in every such error.
+FIX = "retrain it (notecheck train) or point at a notecheck model directory"
 
 
 @dataclass
@@ -61,11 +63,11 @@ class ModelMetadata:
     def load(cls, directory: str | Path) -> ModelMetadata:
         path = Path(directory) / METADATA_FILE
         if not path.is_file():
-            raise ModelLoadError(path, "missing: not a notecheck model directory (no metadata file)")
+            raise ModelLoadError(path, f"missing: not a notecheck model directory (no metadata file); {FIX}")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
                 raise ValueError("top level is not an object")
             return cls.from_dict(data)
         except (ValueError, TypeError) as exc:
-            raise ModelLoadError(path, f"corrupt metadata: {exc}") from exc
+            raise ModelLoadError(path, f"corrupt metadata ({exc}): {FIX}") from exc

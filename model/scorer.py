@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from notecheck.model.errors import ModelLoadError
+from notecheck.model.errors import ModelLoadError, first_line
+from notecheck.model.metadata import FIX
+from notecheck.model.model_dir import TOKENIZER_FILE, WEIGHT_FILES, check_transformer_files
 from notecheck.model.options import RUNTIMES
 from notecheck.model.pooling import load_sequence_classifier
 
 log = logging.getLogger(__name__)
-
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 
 
 @dataclass
@@ -85,21 +85,17 @@ class TransformerScorer:
         path = Path(path)
         if runtime not in RUNTIMES:
             raise ModelLoadError(path, f"unknown runtime '{runtime}' (choose from {', '.join(RUNTIMES)})")
-        for name in ("config.json",):
-            if not (path / name).is_file():
-                raise ModelLoadError(path / name, "missing")
-        if not any((path / name).is_file() for name in WEIGHT_FILES):
-            raise ModelLoadError(path / WEIGHT_FILES[0], "missing (only safetensors weights are loaded)")
+        check_transformer_files(path)
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
         except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the message names the file
-            raise ModelLoadError(path / "tokenizer.json", f"tokenizer does not load: {exc}") from exc
+            raise ModelLoadError(path / TOKENIZER_FILE, f"tokenizer does not load ({first_line(exc)}): {FIX}") from exc
         try:
             # bf16 weights are read as bf16: no fp32 copy of the model ever sits in memory (peak RSS)
             dtype = torch.bfloat16 if runtime == "bf16" else None
             model = load_sequence_classifier(path, use_safetensors=True, dtype=dtype)
         except Exception as exc:  # noqa: BLE001
-            raise ModelLoadError(path / WEIGHT_FILES[0], f"weights do not load: {exc}") from exc
+            raise ModelLoadError(path / WEIGHT_FILES[0], f"weights do not load ({first_line(exc)}): {FIX}") from exc
         model = apply_runtime(model, runtime)
         return cls(model, tokenizer, max_length=max_length, **kwargs)
 
