@@ -38,6 +38,19 @@ class ModelLoadError(NotecheckError):
         return (ModelLoadError, (self.path, self.reason))
 
 
+class OutputError(NotecheckError):
+    """A result file or folder cannot be written where asked (a directory in the way, no such folder, no
+    permission, a full disk); names the path."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (OutputError, (self.path, self.reason))
+
+
 class ConfigError(NotecheckError):
     """A run or deployment setting is invalid; names the setting."""
 

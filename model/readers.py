@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from notecheck.model.errors import DatasetError
+from notecheck.model.errors import DatasetError, first_line
 from notecheck.model.options import NOTE_FORMATS, describe_formats
 from notecheck.model.paths import bundled_path
 
@@ -77,7 +77,7 @@ def iter_rows(path: str | Path, columns: ColumnMap, batch_rows: int = 512) -> It
     """Rows of one file, lazily. `batch_rows` bounds how many Parquet rows are decoded at once."""
     path = Path(bundled_path(path))  # `data/samples.jsonl` means the clone's bundled file from anywhere
     if not path.is_file():
-        raise DatasetError(path, None, None, "file not found")
+        raise DatasetError(path, None, None, "not a file" if path.exists() else "file not found")
     kind = input_format(path)
     if kind == "jsonl":
         yield from _jsonl_rows(path)
@@ -108,25 +108,32 @@ def iter_chunks(paths: Iterable[str | Path], columns: ColumnMap, chunk_size: int
 
 
 def _jsonl_rows(path: Path) -> Iterator[RawRow]:
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]  # a UTF-8 byte order mark
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                reason = f"undecodable bytes (not UTF-8) at byte {exc.start}"
-                yield RawRow(str(path), number, None, DatasetError(path, number, None, reason))
-                continue
-            except json.JSONDecodeError as exc:
-                yield RawRow(str(path), number, None, DatasetError(path, number, None, f"invalid JSON: {exc.msg}"))
-                continue
-            if not isinstance(obj, dict):
-                yield RawRow(str(path), number, None, DatasetError(path, number, None, "a line must be a JSON object"))
-                continue
-            yield RawRow(str(path), number, obj)
+    number = 0
+    try:
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                row = _jsonl_row(path, number, raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw)
+                if row is not None:
+                    yield row
+    except OSError as exc:  # unreadable (permissions, a disk error): named, never a traceback
+        where = "cannot be read" + (f" after line {number}" if number else "")
+        raise DatasetError(path, None, None, f"{where}: {exc.strerror or exc}") from exc
+
+
+def _jsonl_row(path: Path, number: int, raw: bytes) -> RawRow | None:
+    """One line's row (with its error when it cannot be parsed), or None for a blank line."""
+    if not raw.strip():
+        return None
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        reason = f"undecodable bytes (not UTF-8) at byte {exc.start}"
+        return RawRow(str(path), number, None, DatasetError(path, number, None, reason))
+    except json.JSONDecodeError as exc:
+        return RawRow(str(path), number, None, DatasetError(path, number, None, f"invalid JSON: {exc.msg}"))
+    if not isinstance(obj, dict):
+        return RawRow(str(path), number, None, DatasetError(path, number, None, "a line must be a JSON object"))
+    return RawRow(str(path), number, obj)
 
 
 def _csv_rows(path: Path, columns: ColumnMap, batch_rows: int) -> Iterator[RawRow]:
@@ -142,8 +149,8 @@ def _csv_rows(path: Path, columns: ColumnMap, batch_rows: int) -> Iterator[RawRo
             names = probe.schema.names
         convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False)
         reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DatasetError(path, None, None, f"cannot be read as CSV: {str(exc).splitlines()[0]}") from exc
+    except (pa.ArrowException, OSError) as exc:
+        raise DatasetError(path, None, None, f"cannot be read as CSV: {first_line(exc)}") from exc
     number = 0
     with reader:
         while True:
@@ -151,8 +158,8 @@ def _csv_rows(path: Path, columns: ColumnMap, batch_rows: int) -> Iterator[RawRo
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
-            except pa.ArrowInvalid as exc:
-                reason = f"cannot be read as CSV after data row {number}: {str(exc).splitlines()[0]}"
+            except (pa.ArrowException, OSError) as exc:
+                reason = f"cannot be read as CSV after data row {number}: {first_line(exc)}"
                 raise DatasetError(path, None, None, reason) from exc
             for start in range(0, batch.num_rows, max(1, batch_rows)):  # Python objects for a slice at a time
                 for row in batch.slice(start, batch_rows).to_pylist():
@@ -191,30 +198,53 @@ def parquet_row_group_rows(
     path: str | Path, row_groups: list[int] | None, first_number: int, batch_rows: int
 ) -> Iterator[RawRow]:
     """Rows of some row groups of a Parquet file (all of them with None), numbered on from `first_number`:
-    the rows that come before those row groups. The Ray job reads row groups in parallel with this."""
+    the rows that come before those row groups. The Ray job reads row groups in parallel with this.
+
+    A file that is empty, truncated or corrupt raises `DatasetError` naming it (and the last good row)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     path = Path(path)
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DatasetError(path, None, None, f"cannot be read as Parquet: {str(exc).splitlines()[0]}") from exc
     number = first_number
-    with parquet:
-        for batch in parquet.iter_batches(batch_size=max(1, batch_rows), row_groups=row_groups):
+    with open_parquet(path) as parquet:
+        batches = parquet.iter_batches(batch_size=max(1, batch_rows), row_groups=row_groups)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError) as exc:
+                reason = f"cannot be read as Parquet after data row {number}: {first_line(exc)}"
+                raise DatasetError(path, None, None, reason) from exc
             for row in batch.to_pylist():
                 number += 1
                 yield RawRow(str(path), number, row)
 
 
-def parquet_rows(paths: Iterable[str | Path]) -> int | None:
-    """Total rows when every input is Parquet (read from the footers only), else None: a progress total."""
+def open_parquet(path: str | Path) -> Any:
+    """`pyarrow.parquet.ParquetFile` of `path` (footer read), or `DatasetError` when it is not Parquet."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        reason = "empty file, not Parquet" if _is_empty(path) else f"cannot be read as Parquet: {first_line(exc)}"
+        raise DatasetError(path, None, None, reason) from exc
+
+
+def parquet_rows(paths: Iterable[str | Path]) -> int | None:
+    """Total rows when every input is Parquet (read from the footers only), else None: a progress total."""
     total = 0
     for path in paths:
         if input_format(Path(path)) != "parquet":
             return None
-        total += pq.ParquetFile(path).metadata.num_rows
+        with open_parquet(path) as parquet:
+            total += parquet.metadata.num_rows
     return total
+
+
+def _is_empty(path: str | Path) -> bool:
+    try:
+        return Path(path).stat().st_size == 0
+    except OSError:
+        return False

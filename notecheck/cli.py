@@ -3,7 +3,8 @@
 Commands are plain typed functions, registered on the Typer app below from a static table. Command modules
 import only light things at the top and the model, training and serving stacks inside the function, so
 `notecheck --help` never loads torch. `main(argv)` runs the app and returns the exit code: 0 on success,
-2 for a usage error or a `NotecheckError` (one line on stderr), 130 when interrupted.
+2 for a usage error, a `NotecheckError` or a file that cannot be read or written (one line on stderr; `-vv`
+logs the traceback of the last), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -135,6 +136,15 @@ def hoist_global_flags(args: Sequence[str]) -> list[str]:
     return [*flags, *rest, *args[end:]]
 
 
+def one_line(message: str) -> str:
+    """An error message on one line, whatever a library put in it.
+
+    >>> one_line("weights do not load:\\n  header too small\\n")
+    'weights do not load: header too small'
+    """
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `notecheck` with `argv` (default: the process's arguments) and return the exit code."""
     args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
@@ -142,7 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="notecheck", standalone_mode=False)
     except NotecheckError as exc:
-        print(f"notecheck {command}: error: {exc}", file=sys.stderr)
+        print(f"notecheck {command}: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file no command checked first: still one line naming it, never a traceback
+        logging.getLogger("notecheck").debug("%s failed", command, exc_info=True)
+        named = f"{exc.filename}: " if exc.filename else ""
+        print(f"notecheck {command}: error: {named}{one_line(exc.strerror or str(exc))}", file=sys.stderr)
         return 2
     except typer.TyperException as exc:  # Click's usage errors (an unknown command, a missing option, ...)
         show = getattr(exc, "show", None)

@@ -155,6 +155,23 @@ def test_a_note_dated_near_year_one_names_its_file_line_and_field(
     assert f"{notes}:2: field 'posted_at' must be between 2000-01-01" in one_error_line(capsys)
 
 
+def test_a_ranking_that_cannot_be_written_fails_before_scoring(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "taken.csv").mkdir()
+    (tmp_path / "file.txt").write_text("x", encoding="utf-8")
+    for ranking, message in (
+        (tmp_path / "taken.csv", "is a directory"),
+        (tmp_path / "file.txt" / "rank.csv", "is a file"),
+    ):
+        assert main(["kol", str(data_dir), "--all", "--ranking", str(ranking)]) == 2
+        assert f"{ranking}: " in (line := one_error_line(capsys)) and message in line
+    chart = tmp_path / "file.txt" / "rank.png"
+    assert main(["kol", str(data_dir), "--all", "--ranking", str(tmp_path / "r.csv"), "--chart", str(chart)]) == 2
+    assert f"{chart}: cannot create its folder" in one_error_line(capsys)
+    assert not (tmp_path / "r.csv").exists()
+
+
 def test_profiles_beside_the_notes_are_found(bundled_layout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copy(PROFILES, bundled_layout / "profiles.jsonl")  # the notes' own folder is looked at first
     assert main(["kol", str(bundled_layout / "a.jsonl"), "--author", "en111", "--json"]) == 0

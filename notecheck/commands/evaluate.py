@@ -115,14 +115,16 @@ def evaluate(
     """
     from notecheck.model.classifier import Classifier
     from notecheck.model.loader import data_files, load_notes
+    from notecheck.model.model_dir import inspect_model_dir
     from notecheck.model.readers import ColumnMap
     from notecheck.training.evaluate import evaluate as run_evaluation
     from notecheck.training.evaluate import write_report
 
     folder = report_dir(model, out)  # refuse a bad --out before minutes of scoring
-    classifier = Classifier.from_pretrained(model)
+    inspect_model_dir(model)  # and a wrong model directory before reading the data
     columns = ColumnMap(text=text_column, label=label_column, id=id_column)
     notes, loaded = load_notes(data_files(data or []), columns=columns, label_map=label_map, skip_invalid=skip_invalid)
+    classifier = Classifier.from_pretrained(model)
     result = run_evaluation(classifier, notes)
     path, explicit = baseline_dir(model, baseline, no_baseline, classifier.metadata.backend)
     base_result = evaluate_baseline(path, explicit, notes)

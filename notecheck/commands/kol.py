@@ -111,6 +111,11 @@ def check_flags(author: str | None, rank_all: bool, ranking: Path | None, chart:
         raise ConfigError(
             f"--ranking {ranking}: unknown table format '{ranking.suffix}' (use {describe_formats(TABLE_FORMATS)})"
         )
+    if ranking is not None:
+        from notecheck.model.outputs import check_output
+
+        check_output(ranking)
+        check_output(chart or ranking.with_suffix(".png"))
 
 
 def kol(

@@ -37,6 +37,8 @@ def read_notes(texts: Sequence[str], file: Path | None) -> list[Note]:
         raise ConfigError("give note texts or --file FILE, not both")
     if file is not None:
         loaded, _ = load_notes(file, require_label=False)
+        if not loaded:
+            raise ConfigError(f"--file {file}: no notes in it")
         return [item.note for item in loaded]
     if texts:
         return [Note(text=text, id=f"arg:{i}") for i, text in enumerate(texts, 1)]

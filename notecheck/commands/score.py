@@ -61,8 +61,9 @@ def score(
         )
     else:
         from notecheck.model.classifier import Classifier
-        from notecheck.serving.batch.offline import score_files
+        from notecheck.serving.batch.offline import check_paths, score_files
 
+        check_paths(list(inputs), output)  # before minutes of loading: a bad input or output fails at once
         classifier = Classifier.from_pretrained(model, runtime=runtime)
         summary = score_files(
             list(inputs),

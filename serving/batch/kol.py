@@ -19,6 +19,7 @@ from notecheck.model.errors import ConfigError
 from notecheck.model.kol.check import KolReport
 from notecheck.model.kol.grade import ORDER
 from notecheck.model.options import TABLE_FORMATS, describe_formats
+from notecheck.model.outputs import writing
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,12 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     if kind is None:
         use = describe_formats(TABLE_FORMATS)
         raise ConfigError(f"--ranking {path}: unknown table format '{path.suffix}' (use {use})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if kind == "csv":
-        table.to_csv(path, index=False)
-    else:
-        table.to_parquet(path, index=False)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "csv":
+            table.to_csv(path, index=False)
+        else:
+            table.to_parquet(path, index=False)
     log.debug("wrote the ranking of %d authors to %s", len(table), path)
     return path
 
@@ -192,8 +194,11 @@ def draw_chart(table: pd.DataFrame, path: str | Path, title: str = "KOL authenti
     fig.tight_layout()
     if len(shown):  # after the layout, so label boxes are measured where they will be drawn
         _place_labels(ax, shown[shown["flagged"]])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path)
+    finally:
+        plt.close(fig)
     log.debug("wrote the chart to %s", path)
     return path

@@ -33,7 +33,8 @@ from tqdm.auto import tqdm
 from notecheck.model.classifier import Classifier
 from notecheck.model.errors import ConfigError, DatasetError
 from notecheck.model.options import CHUNK_SIZE
-from notecheck.model.readers import ColumnMap, input_format, iter_chunks, parquet_rows
+from notecheck.model.outputs import check_output, writing
+from notecheck.model.readers import ColumnMap, input_format, iter_chunks, open_parquet, parquet_rows
 from notecheck.serving.batch.records import score_rows
 from notecheck.serving.batch.writers import is_temp, merge_parts, output_format, write_json, write_part
 
@@ -126,7 +127,8 @@ def prepare_parts(parts_dir: Path, manifest: dict[str, Any], restart: bool) -> N
         for path in parts_dir.iterdir():
             if is_temp(path):
                 path.unlink(missing_ok=True)  # a part the killed run was still writing
-    parts_dir.mkdir(parents=True, exist_ok=True)
+    with writing(parts_dir):
+        parts_dir.mkdir(parents=True, exist_ok=True)
     write_json(manifest, parts_dir / MANIFEST)
 
 
@@ -160,14 +162,18 @@ def _part_rows(part: Path) -> int | None:
         return None
 
 
-def _check_paths(inputs: list[Path], output: Path) -> None:
+def check_paths(inputs: list[Path], output: Path) -> None:
+    """Refuse missing, unknown, empty or corrupt (Parquet) inputs and an output that cannot be written,
+    before a model is loaded or a part is written."""
     if not inputs:
         raise ConfigError("no input files given")
     output_format(output)
+    check_output(output)
     for path in inputs:
         if not path.is_file():
             raise DatasetError(path, None, None, "file not found")
-        input_format(path)
+        if input_format(path) == "parquet":
+            open_parquet(path).close()  # its footer: an empty or truncated file fails here
         if path.resolve() == output.resolve():
             raise ConfigError(f"output '{output}' is also an input")
 
@@ -189,10 +195,11 @@ def score_files(
     ScoreSummary(inputs=['notes.parquet'], output='scores.parquet', model_version='1.0.0', rows=120000, ...)
     """
     inputs, output = [Path(p) for p in inputs], Path(output)
-    _check_paths(inputs, output)
+    check_paths(inputs, output)
     if chunk_size < 1:
         raise ConfigError(f"chunk size must be at least 1, got {chunk_size}")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    with writing(output):
+        output.parent.mkdir(parents=True, exist_ok=True)
     for stale in output.parent.glob(f".{output.name}.tmp-*"):
         stale.unlink(missing_ok=True)  # a merge that was killed before its rename
     parts_dir = parts_dir_for(output)

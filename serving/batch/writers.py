@@ -1,7 +1,8 @@
 """Writing scored rows: one Parquet part file per chunk, and the final output merged from the parts.
 
 Every file is written under a temporary name in the same directory and then `os.replace`d into place, so
-a reader (or a rerun after a crash) sees a file either complete or not at all.
+a reader (or a rerun after a crash) sees a file either complete or not at all. A write that fails (no such
+folder, a directory in the way, no permission, a full disk) raises `OutputError` naming the path.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 
 from notecheck.model.errors import ConfigError
 from notecheck.model.options import NOTE_FORMATS, describe_formats
+from notecheck.model.outputs import writing
 from notecheck.serving.batch.records import OUTPUT_SCHEMA
 
 #: Output suffixes and the format each one writes.
@@ -43,15 +45,17 @@ def is_temp(path: Path) -> bool:
 def write_part(table: pa.Table, path: Path) -> None:
     """Write one chunk's results atomically."""
     tmp = temp_name(path)
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with writing(path):
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
 
 
 def write_json(data: object, path: Path) -> None:
     """Write a small JSON file atomically (the resume manifest)."""
     tmp = temp_name(path)
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with writing(path):
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def merge_parts(parts: Iterable[Path], output: Path) -> tuple[int, int]:
@@ -64,13 +68,14 @@ def merge_parts(parts: Iterable[Path], output: Path) -> tuple[int, int]:
     tmp = temp_name(output)
     rows = invalid = 0
     try:
-        with _open_writer(kind, tmp) as write:
-            for part in parts:
-                table = pq.read_table(part, schema=OUTPUT_SCHEMA)
-                write(table)
-                rows += table.num_rows
-                invalid += table.num_rows - table["error"].null_count
-        os.replace(tmp, output)
+        with writing(output):
+            with _open_writer(kind, tmp) as write:
+                for part in parts:
+                    table = pq.read_table(part, schema=OUTPUT_SCHEMA)
+                    write(table)
+                    rows += table.num_rows
+                    invalid += table.num_rows - table["error"].null_count
+            os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
     return rows, invalid
