@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter, FastAPI
 
-from notecheck.model.errors import ConfigError
+from notecheck.model.errors import ConfigError, NotecheckError
 from notecheck.serving.batcher import Batcher
 from notecheck.serving.body_limit import BodyLimitMiddleware
 from notecheck.serving.error_handlers import install_error_handlers
@@ -35,9 +35,11 @@ def create_app(
     loader: Loader | None = None,
     *,
     routers: Sequence[APIRouter] | None = None,
+    on_load_failure: Callable[[BaseException], None] | None = None,
 ) -> FastAPI:
     """Build the API. The model is loaded (by `loader`, default `Classifier.from_pretrained(model_dir)`,
-    unless `classifier` is given) and warmed up in the background once the app starts.
+    unless `classifier` is given) and warmed up in the background once the app starts. When that fails,
+    the app answers 503 and calls `on_load_failure` with the error (`notecheck serve` stops the server).
 
     >>> app = create_app(Settings(), classifier=my_classifier)  # doctest: +SKIP
     """
@@ -48,7 +50,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bring_up = asyncio.create_task(_bring_up(settings, state, metrics, classifier, loader), name="model-load")
+        bring_up = asyncio.create_task(
+            _bring_up(settings, state, metrics, classifier, loader, on_load_failure), name="model-load"
+        )
         try:
             yield
         finally:
@@ -76,7 +80,12 @@ def create_app(
 
 
 async def _bring_up(
-    settings: Settings, state: ModelState, metrics: Metrics, classifier: Predictor | None, loader: Loader | None
+    settings: Settings,
+    state: ModelState,
+    metrics: Metrics,
+    classifier: Predictor | None,
+    loader: Loader | None,
+    on_load_failure: Callable[[BaseException], None] | None = None,
 ) -> None:
     """Load and warm up in a worker thread (the event loop keeps answering /healthz), then start batching."""
     try:
@@ -84,8 +93,10 @@ async def _bring_up(
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - any load failure means "not ready", with the reason
-        log.error("model failed to load: %s", exc, exc_info=not isinstance(exc, ConfigError))
+        log.error("model failed to load: %s", exc, exc_info=not isinstance(exc, NotecheckError))
         state.failed(exc)
+        if on_load_failure is not None:
+            on_load_failure(exc)
         return
     batcher = Batcher(model.predict, batcher_config(settings, model.metadata.max_length), metrics.observe_batch)
     await batcher.start()

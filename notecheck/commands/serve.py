@@ -3,6 +3,11 @@
 Deployment settings come from `NOTECHECK_*` environment variables (see `serving.settings`); the flags
 below override them. API keys are only read from `NOTECHECK_API_KEYS`, never from flags, which other
 users of the machine could see in the process list.
+
+A model directory that cannot be served ends the command with exit code 2 and one line: at once when the
+cheap checks of `model.model_dir` find it wrong, and, with one worker, as soon as the background load
+fails (the server shuts down instead of answering 503 forever). A slow load that succeeds is waited for
+with `/healthz` answering and `/readyz` saying 503 until the model is warm.
 """
 
 from __future__ import annotations
@@ -48,8 +53,7 @@ def serve(
     import uvicorn
 
     from notecheck.model.errors import ConfigError
-    from notecheck.model.metadata import ModelMetadata
-    from notecheck.serving.app import create_app
+    from notecheck.model.model_dir import inspect_model_dir
     from notecheck.serving.logs import uvicorn_log_config
     from notecheck.serving.settings import load_settings
 
@@ -67,7 +71,7 @@ def serve(
         raise ConfigError("no model to serve: pass --model DIR or set NOTECHECK_MODEL_DIR")
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
-    meta = ModelMetadata.load(settings.model_dir)  # a wrong directory fails here, in one line, not in a worker
+    meta = inspect_model_dir(settings.model_dir)  # a wrong directory fails here, in one line, not in a worker
     print(f"notecheck serve: model {meta.version} from {settings.model_dir} (runtime {settings.runtime})")
     print(f"listening on {url(settings.host, settings.port)} with {workers} worker(s)")
     print(f"authentication: {settings.auth_summary()}")
@@ -79,10 +83,32 @@ def serve(
         "log_config": uvicorn_log_config(verbose=verbose),  # one JSON object per line, ours and uvicorn's
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **common)
+        serve_one(settings, common)
         return
     # Worker processes build their own app from the environment: hand the flags on through it.
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"NOTECHECK_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     uvicorn.run("notecheck.serving.app:app_from_env", factory=True, workers=workers, **common)
+
+
+def serve_one(settings: Any, options: dict[str, Any]) -> None:
+    """Run one server process; when its model fails to load, shut it down and raise the load error."""
+    import uvicorn
+
+    from notecheck.model.errors import ModelLoadError, NotecheckError
+    from notecheck.serving.app import create_app
+
+    failures: list[BaseException] = []
+
+    def stop(exc: BaseException) -> None:
+        failures.append(exc)
+        server.should_exit = True  # uvicorn's own graceful shutdown, as on SIGTERM
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, on_load_failure=stop), **options))
+    server.run()
+    if failures:
+        error = failures[0]
+        if isinstance(error, NotecheckError):
+            raise error
+        raise ModelLoadError(settings.model_dir, f"the model failed to load: {error}") from error

@@ -149,6 +149,34 @@ async def test_a_model_that_fails_to_load_is_never_ready() -> None:
     assert r.json()["status"] == "failed" and "model.safetensors: missing" in r.json()["detail"]
 
 
+async def test_a_failed_load_is_reported_to_the_caller_and_a_slow_one_is_not() -> None:
+    failures: list[BaseException] = []
+    loaded = threading.Event()
+
+    def slow_loader(settings: Settings) -> FakeClassifier:
+        assert loaded.wait(10)
+        return FakeClassifier()
+
+    async with running(create_app(Settings(), loader=slow_loader, on_load_failure=failures.append), False) as client:
+        for _ in range(3):  # the server answers while the model loads, and nobody is told to stop it
+            assert (await client.get("/healthz")).status_code == 200
+            await asyncio.sleep(0.05)
+        loaded.set()
+        await wait_ready(client)
+    assert failures == []
+
+    error = ModelLoadError("/models/x/model.safetensors", "weights do not load")
+
+    def broken(settings: Settings) -> FakeClassifier:
+        raise error
+
+    app = create_app(Settings(), loader=broken, on_load_failure=failures.append)
+    async with running(app, ready=False):
+        await until(lambda: bool(failures))
+        assert app.state.model.status == "failed"
+    assert failures == [error]
+
+
 def test_an_app_needs_a_model() -> None:
     with pytest.raises(ConfigError, match="NOTECHECK_MODEL_DIR"):
         create_app(Settings())

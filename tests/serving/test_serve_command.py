@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +20,18 @@ from notecheck.cli import main
 
 @pytest.fixture
 def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
-    """Capture `uvicorn.run` instead of serving."""
+    """Capture what would be served, (app, options), instead of serving: `uvicorn.run` (several workers)
+    and `uvicorn.Server.run` (one)."""
     import uvicorn
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+
+    def server_run(server: uvicorn.Server, sockets: Any = None) -> None:
+        c = server.config
+        calls.append((c.app, {"host": c.host, "port": c.port, "log_config": c.log_config, "access_log": c.access_log}))
+
+    monkeypatch.setattr(uvicorn.Server, "run", server_run)
     return calls
 
 
@@ -75,6 +87,44 @@ def test_a_wrong_model_directory_fails_before_serving(
     assert "notecheck.json" in capsys.readouterr().err and uvicorn_calls == []
     assert main(["serve"]) == 2
     assert "--model" in capsys.readouterr().err
+
+
+def broken_copy(tiny_model_dir: Path, tmp_path: Path, victim: str, content: bytes) -> Path:
+    model = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    (model / victim).write_bytes(content)
+    return model
+
+
+def test_a_model_directory_that_cannot_load_fails_before_serving(
+    tiny_model_dir: Path, tmp_path: Path, uvicorn_calls: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = broken_copy(tiny_model_dir, tmp_path, "config.json", b"{not json")
+    assert main(["serve", "--model", str(model)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"notecheck serve: error: {model / 'config.json'}: not valid JSON")
+    assert uvicorn_calls == []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_model_that_fails_to_load_in_the_background_stops_the_server_with_exit_2(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # every file there and readable, so the cheap checks pass; only loading the weights fails
+    model = broken_copy(tiny_model_dir, tmp_path, "model.safetensors", b"not safetensors")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTECHECK_")}
+    argv = [sys.executable, "-m", "notecheck", "serve", "--model", str(model), "--port", str(free_port())]
+    started = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2, done.stderr
+    assert time.monotonic() - started < 60  # imports and a failed load, not a server waiting forever
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"notecheck serve: error: {model / 'model.safetensors'}: weights do not load")
+    assert "Traceback" not in done.stderr and "listening on" in done.stdout
 
 
 def test_several_workers_get_the_flags_through_the_environment(tiny_model_dir: Path, uvicorn_calls: list[Any]) -> None:
