@@ -24,6 +24,7 @@ from notecheck.serving.metrics import Metrics
 from notecheck.serving.model_state import Loader, ModelState, Predictor, batcher_config, load_and_warm
 from notecheck.serving.request_log import RequestLogMiddleware
 from notecheck.serving.routes import default_routers
+from notecheck.serving.security import SecurityHeadersMiddleware, docs_pages
 from notecheck.serving.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def create_app(
     for router in default_routers() if routers is None else routers:
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, exempt=docs_pages(app))
     app.add_middleware(RequestLogMiddleware, metrics=metrics)  # added last: outermost
     return app
 
