@@ -51,7 +51,7 @@ class Signal:
 
 _AW = r"(?<![A-Za-z0-9_])"  # ASCII word start that also works next to Chinese ("用code ANNA15")
 _AE = r"(?![A-Za-z0-9_])"  # ASCII word end
-_NUM = r"\d+(?:[.,]\d+)?"
+_NUM = r"(?<!\d)\d+(?:[.,]\d+)?"  # from a number's first digit: tried at every digit, a long run costs O(n²)
 _CN_NUM = "[一二两三四五六七八九]"
 _CODE = r"[A-Z0-9][A-Z0-9_-]{2,19}"  # a discount code: upper-case letters and digits
 
@@ -72,7 +72,9 @@ _ZH_LINK = (
 _SHOP = r"(?:淘宝|某宝|tb|拼多多|京东|天猫|闲鱼)(?:上)?搜(?:索)?|搜(?:索)?同款|同款(?:在|戳)"
 _EN_SHOP = r"search\s+(?:it\s+|for\s+it\s+)?on\s+(?:Taobao|Tmall|JD|Amazon|Pinduoduo)"
 _UNITS = r"(?:元|块钱?|(?:rmb|yuan|dollars?|bucks|usd|pounds?|euros?)" + _AE + ")"
-_NAMED_PRICE = r"(?:原价|现价|到手价?|活动价|券后价?|折后价?|秒杀价|售价|价格|\bprice)\s*[:：]?\s*[¥￥$]?\s?" + _NUM
+_PRICE_WORD = r"(?:原价|现价|到手价?|活动价|券后价?|折后价?|秒杀价|售价|价格|\bprice)"
+# one way to split the spaces before the number (`\s*[:：]?\s*` tried every split of a long run: O(n²))
+_NAMED_PRICE = _PRICE_WORD + r"\s*(?:[:：]\s*)?(?:[¥￥$]\s?)?" + _NUM
 _ZH_DISCOUNT = r"(?:\d(?:\.\d)?|" + _CN_NUM + r"{1,2})折(?!腾|叠|磨|服|射|返|算)"
 _EN_DISCOUNT = _AW + r"\d{1,2}\s?(?:%|percent)\s?off" + _AE + "|" + _AW + r"half\s+price" + _AE + "|买一送一|第二件半价"
 _MODEL_WORDS = r"(?:Air|Pro|Max|Mini|Ultra|Plus|Lite|Mate|Galaxy|Pixel|Series|Gen)\s\d{1,4}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from notecheck.model.disclosure import rate
@@ -139,3 +141,22 @@ def test_new_funnels_and_giveaways(text: str, expected: list[tuple[str, str, str
     got = find_signals(note)
     assert_spans(note, got)
     assert [(s.kind, s.detail, s.text) for s in got] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("价格： ¥ 399，12,345元，1.5.5元", [("price", "价格： ¥ 399"), ("price", "12,345元"), ("price", "5.5元")]),
+        ("price   29 today", [("price", "price   29")]),
+    ],
+)
+def test_prices_are_matched_from_a_numbers_first_digit(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0" * 20_000, "price" + " " * 20_000 + "x", "原价" + " " * 20_000])
+def test_a_long_run_of_digits_or_spaces_takes_linear_time(text: str) -> None:
+    """A note at the API's length limit once took 30 s here (a price rule retried from every digit)."""
+    started = time.perf_counter()
+    find_signals(Note(text=text))
+    assert time.perf_counter() - started < 2.0
