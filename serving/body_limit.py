@@ -17,8 +17,18 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body is over the limit of {limit} bytes")
 
 
+class InvalidContentLength(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(400, "invalid Content-Length")
+
+
 class BodyLimitMiddleware:
-    """Plain ASGI middleware (no buffering): rejects on the header, or as soon as the count passes the limit."""
+    """Plain ASGI middleware (no buffering): refuses on the header, or as soon as the count passes the limit.
+
+    A request refused on its header still goes through the app's routing, with a body that cannot be read
+    (its first read raises) and an answer that is dropped: so the request log counts the 413 under the route
+    it was sent to, while not one byte of the body is read.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -28,35 +38,39 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            status = 400 if not declared.isdigit() else 413
-            detail = "invalid Content-Length" if status == 400 else BodyTooLarge(self.max_bytes).detail
-            await JSONResponse({"detail": detail}, status)(scope, receive, send)
-            return
-        received, over, started = 0, False, False
+        refused = self._refused_by_header(Headers(scope=scope).get("content-length"))
+        received, started = 0, False
 
         async def counting_receive() -> Message:
-            nonlocal received, over
+            nonlocal received, refused
+            if refused is not None:
+                raise refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    over = True
-                    raise BodyTooLarge(self.max_bytes)
+                    refused = BodyTooLarge(self.max_bytes)
+                    raise refused
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if over and not started:
-                return  # whatever the app made of the broken read, the answer is our 413
+            if refused is not None and not started:
+                return  # whatever the app made of the refused read, the answer is ours
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counting_receive, guarded_send)
         except Exception:
-            if not over:
+            if refused is None:
                 raise
-        if over and not started:
-            await JSONResponse({"detail": BodyTooLarge(self.max_bytes).detail}, 413)(scope, receive, send)
+        if refused is not None and not started:
+            await JSONResponse({"detail": refused.detail}, refused.status_code)(scope, receive, send)
+
+    def _refused_by_header(self, declared: str | None) -> HTTPException | None:
+        if declared is None:
+            return None
+        if not declared.isdigit():
+            return InvalidContentLength()
+        return BodyTooLarge(self.max_bytes) if int(declared) > self.max_bytes else None

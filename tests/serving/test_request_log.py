@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import pytest
-from serving_support import FakeClassifier, running
+from serving_support import FakeClassifier, metric, running
 
 from notecheck.serving.app import create_app
 from notecheck.serving.logs import JSON_FIELDS
@@ -52,3 +52,16 @@ async def test_log_text_puts_the_text_in(caplog: pytest.LogCaptureFixture) -> No
         await client.post("/v1/predict", json={"notes": [{"id": "a", "text": SECRET}]})
     (line,) = access_lines(caplog)
     assert line["texts"] == [SECRET]
+
+
+async def test_a_body_refused_before_routing_is_counted_under_its_route() -> None:
+    big = b'{"notes": [' + b" " * 5000 + b"]}"
+    async with running(create_app(Settings(max_body_bytes=4096), classifier=FakeClassifier())) as client:
+        predict = await client.post("/v1/predict", content=big, headers={"content-type": "application/json"})
+        nowhere = await client.post("/v1/nowhere", content=big)
+        wrong_method = await client.put("/v1/predict", content=big)
+        text = (await client.get("/metrics")).text
+    assert predict.status_code == nowhere.status_code == wrong_method.status_code == 413
+    assert metric(text, "notecheck_http_requests_total", method="POST", route="/v1/predict", status="413") == 1
+    assert metric(text, "notecheck_http_requests_total", method="PUT", route="/v1/predict", status="413") == 1
+    assert metric(text, "notecheck_http_requests_total", route="unmatched", status="413") == 1  # /v1/nowhere
