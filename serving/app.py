@@ -22,6 +22,7 @@ from notecheck.serving.body_limit import BodyLimitMiddleware
 from notecheck.serving.error_handlers import install_error_handlers
 from notecheck.serving.metrics import Metrics
 from notecheck.serving.model_state import Loader, ModelState, Predictor, batcher_config, load_and_warm
+from notecheck.serving.openapi import install_openapi
 from notecheck.serving.request_log import RequestLogMiddleware
 from notecheck.serving.routes import default_routers
 from notecheck.serving.security import SecurityHeadersMiddleware, docs_pages
@@ -73,6 +74,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.model = state
     install_error_handlers(app)
+    install_openapi(app, settings)
     for router in default_routers() if routers is None else routers:
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

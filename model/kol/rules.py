@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from notecheck.model.errors import ConfigError
-from notecheck.model.kol.dates import check_date, date_problem, read_date, window_problem
+from notecheck.model.kol.dates import MAX_WINDOW_DAYS, check_date, date_problem, read_date, window_problem
 from notecheck.model.schema import Note
 
 log = logging.getLogger(__name__)
@@ -78,13 +78,13 @@ class PlatformRules:
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
         """The overrides `from_dict` accepts, as JSON Schema (the HTTP API's `rules`): known rules only, each a
-        number not below 0 (whole for counts), shares at most 1, windows of at least one day."""
+        number not below 0 (whole for counts), shares at most 1, windows of 1 to `MAX_WINDOW_DAYS` days."""
         properties: dict[str, dict[str, Any]] = {}
         for f in fields(cls):
             properties[f.name] = {"type": "integer" if f.type in ("int", int) else "number", "minimum": 0}
             if f.name in _SHARES:
                 properties[f.name]["maximum"] = 1
-        properties["window_days"]["minimum"] = 1
+        properties["window_days"].update(minimum=1, maximum=MAX_WINDOW_DAYS)
         return {"type": "object", "properties": properties, "additionalProperties": False}
 
     def to_dict(self) -> dict[str, Any]:

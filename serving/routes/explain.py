@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from notecheck.model.classifier import Classifier
 from notecheck.model.explain import TARGET, Explainer, Explanation, ExplanationError
@@ -25,18 +25,16 @@ from notecheck.model.options import ExplainMethod
 from notecheck.model.schema import Action, Verdict
 from notecheck.serving.deps import PROTECTED, ClassifierDep, SettingsDep, check_note_limits, unless_disconnected
 from notecheck.serving.routes.predict import EMPTY
-from notecheck.serving.routes.schemas import ErrorPublic, NoteIn
+from notecheck.serving.routes.schemas import NoteIn, RequestBody, error_responses
 
 router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["explain"])
 MAX_EXPLAIN_NOTES = 64  # the schema's ceiling; the deployment's limit is `Settings.max_explain_notes`
 CONCURRENT_EXPLANATIONS = 1  # per process: the model already uses every core for one explanation
 
 
-class ExplainRequest(BaseModel):
+class ExplainRequest(RequestBody):
     """Up to `NOTECHECK_MAX_EXPLAIN_NOTES` notes (8); `method` picks the attribution (see `model.explain`),
     `top_k` how many evidence words."""
-
-    model_config = ConfigDict(extra="forbid")
 
     notes: list[NoteIn] = Field(min_length=1, max_length=MAX_EXPLAIN_NOTES)
     method: ExplainMethod = "ig"
@@ -110,15 +108,18 @@ def limited_explain_request(body: ExplainRequest, settings: SettingsDep) -> Expl
 
 
 ExplainRequestDep = Annotated[ExplainRequest, Depends(limited_explain_request)]
-_errors: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic, "description": what}
-    for status, what in (
-        (401, "missing or invalid API key"),
-        (422, "invalid field, named by its path (e.g. body.notes); a method the model cannot do (body.method)"),
-        (501, "the served model cannot be explained"),
-        (503, "model not ready"),
-    )
-}
+_errors = error_responses(
+    400,
+    401,
+    413,
+    422,
+    501,
+    503,
+    described={
+        422: "invalid field, named by its path (e.g. body.notes); a method the model cannot do (body.method)",
+        501: "the served model cannot be explained",
+    },
+)
 _errors[200] = {"content": {"text/html": {}}, "description": "JSON, or an HTML page with ?format=html"}
 
 

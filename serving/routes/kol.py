@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from notecheck.model.errors import ConfigError
 from notecheck.model.kol.check import PlatformRules, Profile, build_report
@@ -25,7 +25,14 @@ from notecheck.model.kol.dates import FIRST_DATE, LAST_DATE, date_problem
 from notecheck.model.kol.engagement import ReferenceDistribution
 from notecheck.model.schema import Note
 from notecheck.serving.deps import PROTECTED, BatcherDep, ClassifierDep, MetricsDep, SettingsDep, unless_disconnected
-from notecheck.serving.routes.schemas import ErrorPublic, NoteText
+from notecheck.serving.routes.schemas import (
+    BATCHED_BODY_ERRORS,
+    UNIQUE_BY,
+    FilledText,
+    NoteText,
+    RequestBody,
+    error_responses,
+)
 from notecheck.serving.settings import Settings
 
 router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["kol"])
@@ -35,7 +42,7 @@ MAX_COMMENTS = 200  # comment texts per note
 MAX_COMMENT_CHARS = 2000
 
 Comment = Annotated[str, StringConstraints(max_length=MAX_COMMENT_CHARS)]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, strict=True)]  # strict: `true` is not a count (see `RequestBody`)
 
 
 def _in_range(day: dt.date) -> dt.date:
@@ -45,18 +52,22 @@ def _in_range(day: dt.date) -> dt.date:
     return day
 
 
+#: `FIRST_DATE .. LAST_DATE` (one century) in the schema's words, so that a valid date by the schema is one
+#: the server takes (JSON Schema's `format: date` has no range).
+CENTURY = rf"^{FIRST_DATE.year // 100}[0-9]{{2}}-"
+
 #: A date the KOL rules accept (`model.kol.dates`): a 422 naming the field otherwise, never a failed report.
-Day = Annotated[dt.date, AfterValidator(_in_range)]
+Day = Annotated[dt.date, AfterValidator(_in_range), Field(json_schema_extra={"pattern": CENTURY})]
 DAYS = f"YYYY-MM-DD, {FIRST_DATE} to {LAST_DATE}"
 
 
-class KolNoteIn(BaseModel):
+class KolNoteIn(RequestBody):
     """One of the account's notes, with the engagement numbers the platform shows."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(strict=False)  # lax for dates (JSON strings); counts are strict by their type
 
     id: str = Field(min_length=1, max_length=200, examples=["n-123"])
-    text: NoteText = Field(description="the note body (at most NOTECHECK_MAX_NOTE_CHARS characters)")
+    text: FilledText = Field(description="the note body, not blank (at most NOTECHECK_MAX_NOTE_CHARS characters)")
     title: NoteText | None = None
     posted_at: Day | None = Field(None, description=DAYS)
     exposure: Count | None = Field(None, description="views")
@@ -76,36 +87,38 @@ class KolNoteIn(BaseModel):
         return Note(text=self.text, id=self.id, title=self.title or "", author_id=author_id, metadata=metadata)
 
 
-class KolProfileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KolProfileIn(RequestBody):
+    """What is known of the account."""
 
     followers: Count | None = None
     account_type: str | None = Field(None, max_length=100)
     lang: str | None = Field(None, max_length=20)
 
 
-class KolCheckRequest(BaseModel):
+class KolCheckRequest(RequestBody):
     """An account's notes (1 to 500) and what else is known of it; `rules` overrides `PlatformRules` fields."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(strict=False)  # lax for the date (a JSON string); `rules` are checked below
 
     author_id: str = Field(min_length=1, max_length=200)
     profile: KolProfileIn | None = None
-    notes: list[KolNoteIn] = Field(min_length=1, max_length=MAX_KOL_NOTES)
-    rules: dict[str, Any] | None = Field(None, examples=[{"min_followers": 10000}])
+    notes: list[KolNoteIn] = Field(
+        min_length=1,
+        max_length=MAX_KOL_NOTES,
+        description="the account's notes, each `id` once (a repeated id is refused with 422)",
+        json_schema_extra={UNIQUE_BY: "id"},
+    )
+    rules: Annotated[dict[str, Any], WithJsonSchema(PlatformRules.json_schema())] | None = Field(
+        None, examples=[{"min_followers": 10000}]
+    )
     as_of: Day | None = Field(None, description=f"reference date, {DAYS} (default: the newest posted_at)")
 
 
-_errors: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic, "description": what}
-    for status, what in (
-        (401, "missing or invalid API key"),
-        (413, "body over NOTECHECK_MAX_BODY_BYTES"),
-        (422, "invalid field, named by its path (e.g. body.notes.3.text, body.rules.min_followers)"),
-        (429, "queue full: retry after the Retry-After header's seconds"),
-        (503, "model not ready"),
-    )
-}
+_errors = error_responses(
+    *BATCHED_BODY_ERRORS,
+    described={422: "invalid field, named by its path (e.g. body.notes.3.text, body.rules.min_followers)"},
+)
+
 
 _bundled: list[ReferenceDistribution | None] = []  # computed once per process, on first use
 _bundled_lock = threading.Lock()
@@ -144,15 +157,13 @@ def checked_rules(rules: dict[str, Any] | None) -> PlatformRules:
 
 
 def check_notes(body: KolCheckRequest, settings: Settings) -> None:
-    """HTTP 422 for empty or over-long texts and repeated note ids, each named by its path."""
+    """HTTP 422 for over-long texts and repeated note ids, each named by its path (blank texts: `FilledText`)."""
     errors: list[dict[str, Any]] = []
     if len(body.notes) > settings.max_kol_notes:
         msg = f"at most {settings.max_kol_notes} notes per account, got {len(body.notes)}"
         errors.append({"loc": ("body", "notes"), "msg": msg, "type": "too_long"})
     seen: set[str] = set()
     for i, note in enumerate(body.notes):
-        if not note.text.strip():
-            errors.append({"loc": ("body", "notes", i, "text"), "msg": "empty text", "type": "value_error"})
         for name in ("text", "title"):
             value = getattr(note, name) or ""
             if len(value) > settings.max_note_chars:

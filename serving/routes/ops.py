@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from notecheck.model.schema import CLASSIFIER_LABELS, VERDICTS
 from notecheck.serving.deps import PROTECTED, ClassifierDep, MetricsDep, ModelStateDep, SettingsDep
 from notecheck.serving.metrics import CONTENT_TYPE
-from notecheck.serving.routes.schemas import ErrorPublic, HealthPublic, InfoPublic, LimitsPublic, ThresholdsPublic
+from notecheck.serving.routes.schemas import HealthPublic, InfoPublic, LimitsPublic, ThresholdsPublic, error_responses
 
 router = APIRouter()
 _unavailable: dict[int | str, dict[str, Any]] = {
@@ -37,7 +37,7 @@ async def readyz(state: ModelStateDep) -> HealthPublic | JSONResponse:
     "/v1/info",
     response_model=InfoPublic,
     dependencies=PROTECTED,
-    responses={401: {"model": ErrorPublic}, 503: {"model": ErrorPublic}},
+    responses=error_responses(401, 503),
     tags=["predict"],
 )
 async def info(model: ClassifierDep, settings: SettingsDep) -> InfoPublic:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from fastapi import APIRouter, Request
 
@@ -16,24 +15,20 @@ from notecheck.serving.deps import (
     SettingsDep,
     unless_disconnected,
 )
-from notecheck.serving.routes.schemas import ErrorPublic, NoteIn, PredictionPublic, PredictResponse
+from notecheck.serving.routes.schemas import (
+    BATCHED_BODY_ERRORS,
+    NoteIn,
+    PredictionPublic,
+    PredictResponse,
+    error_responses,
+)
 from notecheck.serving.settings import Settings
 
 router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["predict"])
 LOGGED_TEXT_CHARS = 500  # with NOTECHECK_LOG_TEXT, how much of each note goes into the request log
 EMPTY = "text is empty after trimming whitespace"
 
-_errors: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic, "description": what}
-    for status, what in (
-        (400, "malformed JSON"),
-        (401, "missing or invalid API key"),
-        (413, "body over NOTECHECK_MAX_BODY_BYTES"),
-        (422, "invalid field, named by its path (e.g. body.notes.3.text)"),
-        (429, "queue full: retry after the Retry-After header's seconds"),
-        (503, "model not ready"),
-    )
-}
+_errors = error_responses(*BATCHED_BODY_ERRORS)
 
 
 @router.post("/predict", response_model=PredictResponse, responses=_errors)

@@ -6,9 +6,10 @@ The per-deployment limits (notes per request, characters per note) are checked b
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from notecheck.model.classifier import Prediction
 from notecheck.model.schema import Action, Note, Rating, Verdict, lone_surrogate
@@ -25,11 +26,43 @@ def _valid_unicode(value: str) -> str:
 #: naming the field, so it never reaches a batch shared with other clients' notes.
 NoteText = Annotated[str, AfterValidator(_valid_unicode)]
 
+#: What the schema says a text with something to read matches: one character Python's `str.strip()` keeps
+#: (a JSON Schema validator with another regex flavour may differ on a few control characters).
+NON_BLANK = r"\S"
 
-class NoteIn(BaseModel):
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("empty text: only whitespace")
+    return value
+
+
+#: Schema extension on an array of objects: the property whose value no two items share (JSON Schema's
+#: `uniqueItems` compares whole items, so it cannot say "each note id once").
+UNIQUE_BY = "x-unique-by"
+
+#: A note text that must have something to read (a 422 naming the field otherwise); its schema says so.
+FilledText = Annotated[
+    NoteText, AfterValidator(_not_blank), Field(min_length=1, json_schema_extra={"pattern": NON_BLANK})
+]
+
+
+class RequestBody(BaseModel):
+    """A request body: unknown keys are refused, and numbers and flags are the types the schema says (strict:
+    `true` is not the count 1, `0` is not false, `"7"` is not 7), with JSON Schema's integers (7.0 is 7)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers_are_integers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in data.items()}
+        return data
+
+
+class NoteIn(RequestBody):
     """One note to check. `id` is the caller's, echoed back so answers can be matched."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=200, examples=["n-123"])
     text: NoteText = Field(description="the note body (at most NOTECHECK_MAX_NOTE_CHARS characters, 20000 by default)")
@@ -41,10 +74,8 @@ class NoteIn(BaseModel):
         return Note(text=self.text, id=self.id, title=self.title or "", author_id=self.author_id, lang=self.lang)
 
 
-class PredictRequest(BaseModel):
+class PredictRequest(RequestBody):
     """Up to NOTECHECK_MAX_NOTES_PER_REQUEST notes (64 by default); answers come back in the same order."""
-
-    model_config = ConfigDict(extra="forbid")
 
     notes: list[NoteIn] = Field(min_length=1)
 
@@ -152,6 +183,37 @@ class ErrorPublic(BaseModel):
     """Every error body: a sentence, or one entry per invalid field."""
 
     detail: str | list[FieldErrorPublic]
+
+
+#: Every error status the API answers, and why. A route lists the ones it can answer with `error_responses`,
+#: so its OpenAPI documents each status the server may send, from this one table.
+ERROR_STATUSES: dict[int, str] = {
+    400: "malformed JSON, or a body that is not UTF-8 (field `body`)",
+    401: "missing or invalid API key",
+    413: "body over NOTECHECK_MAX_BODY_BYTES",
+    422: "invalid field, named by its path (e.g. body.notes.3.text)",
+    429: "queue full: retry after the Retry-After header's seconds",
+    501: "the served model cannot do this",
+    503: "model not ready: retry after the Retry-After header's seconds",
+}
+
+
+def error_responses(*statuses: int, described: Mapping[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a route that answers these error statuses, each with an `ErrorPublic` body;
+    `described` gives a status a description of its own on this route.
+
+    >>> sorted(error_responses(401, 503))
+    [401, 503]
+    """
+    described = described or {}
+    return {
+        status: {"model": ErrorPublic, "description": described.get(status, ERROR_STATUSES[status])}
+        for status in statuses
+    }
+
+
+#: What a route that reads a JSON body and goes through the prediction batcher can answer.
+BATCHED_BODY_ERRORS = (400, 401, 413, 422, 429, 503)
 
 
 class HealthPublic(BaseModel):

@@ -14,37 +14,37 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
+from pydantic import BaseModel, Field, ValidationError, ValidatorFunctionWrapHandler, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 from notecheck.model.classifier import Prediction
 from notecheck.model.schema import CLASSIFIER_LABELS, COMMERCIAL, Note
 from notecheck.serving.deps import PROTECTED, BatcherDep, ClassifierDep, MetricsDep, SettingsDep, unless_disconnected
 from notecheck.serving.routes.predict import EMPTY, LOGGED_TEXT_CHARS
-from notecheck.serving.routes.schemas import ErrorPublic
+from notecheck.serving.routes.schemas import BATCHED_BODY_ERRORS, NON_BLANK, RequestBody, error_responses
 
 router = APIRouter(dependencies=PROTECTED, tags=["tei"])
 MODEL_VERSION_HEADER = "X-Model-Version"
 INPUTS_SHAPE = "a string, a list of strings, or TEI's batch [[string], [string], ...]"
+#: What `tei_job` accepts as `inputs`, said in the schema (the model type is looser so that `tei_job` can name
+#: each input at fault): texts that are not blank, alone, in a list, or each in a list of its own.
+_TEXT: dict[str, Any] = {"type": "string", "pattern": NON_BLANK}
+INPUTS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        _TEXT,
+        {"type": "array", "items": _TEXT, "minItems": 1},
+        {"type": "array", "items": {"type": "array", "items": _TEXT, "minItems": 1, "maxItems": 1}, "minItems": 1},
+    ]
+}
 _P_EDGE = 1e-15  # P is a float64: beyond this distance from 0 or 1 its log-odds are no longer recoverable
 
-_errors: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorPublic, "description": what}
-    for status, what in (
-        (400, "malformed JSON"),
-        (401, "missing or invalid API key"),
-        (413, "body over NOTECHECK_MAX_BODY_BYTES"),
-        (422, "invalid field, named by its path (e.g. body.inputs.3)"),
-        (429, "queue full: retry after the Retry-After header's seconds"),
-        (503, "model not ready"),
-    )
-}
+_errors = error_responses(
+    *BATCHED_BODY_ERRORS, described={422: "invalid field, named by its path (e.g. body.inputs.3)"}
+)
 
 
-class TeiParameters(BaseModel):
+class TeiParameters(RequestBody):
     """The `parameters` object of Hugging Face's text-classification task (what `InferenceClient` sends)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     function_to_apply: Literal["softmax", "none"] | None = Field(
         default=None, description="softmax: calibrated probabilities (the default); none: raw scores, as `raw_scores`"
@@ -52,18 +52,17 @@ class TeiParameters(BaseModel):
     top_k: int | None = Field(default=None, ge=1, description="keep only the k highest-scoring labels")
 
 
-class TeiPredictRequest(BaseModel):
+class TeiPredictRequest(RequestBody):
     """TEI's `/predict` body, plus Hugging Face's `parameters`. Texts are notes' bodies (no title)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    inputs: str | list[str] | list[list[str]] = Field(
+    inputs: Annotated[str | list[str] | list[list[str]], WithJsonSchema(INPUTS_SCHEMA)] = Field(
         description="one text, a list of texts, or TEI's batch form [[text], ...] (text pairs are refused)",
         examples=["新买的面霜用了一周，感觉还不错"],
     )
     raw_scores: bool = Field(default=False, description="the model's own logits instead of calibrated probabilities")
     truncate: bool | None = Field(
-        default=None, description="false: refuse a text longer than the model reads; true or absent: score its start"
+        default=None,
+        description="false: refuse a text longer than the model reads; true or absent: score its start",
     )
     truncation_direction: Literal["right", "left", "Right", "Left"] = Field(
         default="right", description="only right truncation exists (the model reads a note's start); left is refused"

@@ -145,11 +145,11 @@ async def test_api_keys_are_required_like_v1() -> None:
 
 
 async def test_the_route_is_in_openapi() -> None:
-    async with running(create_app(Settings(), classifier=FakeClassifier())) as client:
+    async with running(create_app(Settings(api_keys=[KEY]), classifier=FakeClassifier())) as client:
         schema = (await client.get("/openapi.json")).json()
     operation = schema["paths"]["/predict"]["post"]
     assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/TeiPredictRequest")
-    assert {"200", "401", "422", "429", "503"} <= set(operation["responses"])
+    assert set(operation["responses"]) == {"200", "400", "401", "413", "422", "429", "503"}
     fields = schema["components"]["schemas"]["TeiPredictRequest"]["properties"]
     assert set(fields) == {"inputs", "raw_scores", "truncate", "truncation_direction", "parameters"}
 
