@@ -112,3 +112,12 @@ def tiny_classifier(tiny_model_dir: Path):  # noqa: ANN201
     from notecheck.model.classifier import Classifier
 
     return Classifier.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():  # noqa: ANN201
+    """A real PostgreSQL server for the session (see `postgres_support`)."""
+    from postgres_support import postgres_server
+
+    with postgres_server() as url:
+        yield url
