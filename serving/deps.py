@@ -57,6 +57,18 @@ def get_batcher(request: Request) -> Batcher:
     return get_model_state(request).serving()[1]
 
 
+CONCURRENT_EXPLANATIONS = 1  # per process: the model already uses every core for one explanation
+
+
+def explain_slots(request: Request) -> asyncio.Semaphore:
+    """The process's explanation slots (made on first use: a semaphore belongs to the running loop), shared
+    by `/v1/explain` and the review page, so explanations never compete with each other for the cores."""
+    state = request.app.state
+    if getattr(state, "explain_slots", None) is None:
+        state.explain_slots = asyncio.Semaphore(CONCURRENT_EXPLANATIONS)
+    return state.explain_slots  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 ModelStateDep = Annotated[ModelState, Depends(get_model_state)]

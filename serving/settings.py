@@ -13,13 +13,13 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from notecheck.model.errors import ConfigError
-from notecheck.model.options import DEFAULT_RUNTIME, Runtime
+from notecheck.model.options import DEFAULT_RUNTIME, ExplainMethod, Runtime
 
 MIN_API_KEY_CHARS = 16  # a shorter key is guessable; `python -c "import secrets; print(secrets.token_urlsafe())"`
 
@@ -57,8 +57,19 @@ class Settings(BaseSettings):
     queue_max_notes: int = Field(1024, ge=1, le=1_000_000)  # bounded queue: beyond it, HTTP 429
     runtime: Runtime = DEFAULT_RUNTIME
     log_text: bool = False  # put note text into request logs (off: notes are personal data)
+    # the review workspace (/review) and its queue
+    database_url: str | None = None  # unset: sqlite:///notecheck.db in the working directory
+    # comma-separated `name:key` pairs; a moderator key signs in as that name. API keys sign in too (name typed).
+    moderator_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    session_secret: SecretStr | None = None  # signs review sessions; unset: random per process (set it for workers>1)
+    review_lease_s: int = Field(600, ge=10, le=86_400)  # how long a claimed note stays with its moderator
+    review_uncertainty_weight: float = Field(0.6, ge=0, le=1)  # see notecheck.model.review.priority
+    review_reach_weight: float = Field(0.4, ge=0, le=1)
+    review_full_reach_exposure: int = Field(100_000, ge=1)
+    review_audit_share: float = Field(0.05, ge=0, le=1)
+    review_explain_method: ExplainMethod | Literal["none"] = "ig"  # word evidence on the review page
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "moderator_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         """Accept `"k1,k2"` (from the environment), a JSON list, or a list; blanks are dropped."""
@@ -76,6 +87,17 @@ class Settings(BaseSettings):
         for i, key in enumerate(keys):
             if len(key.get_secret_value()) < MIN_API_KEY_CHARS:
                 raise ValueError(f"key #{i + 1} has fewer than {MIN_API_KEY_CHARS} characters: too easy to guess")
+        return keys
+
+    @field_validator("moderator_keys")
+    @classmethod
+    def _named_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for i, entry in enumerate(keys):
+            name, sep, key = entry.get_secret_value().partition(":")
+            if not sep or not name.strip():
+                raise ValueError(f"moderator key #{i + 1} is not `name:key`")
+            if len(key.strip()) < MIN_API_KEY_CHARS:
+                raise ValueError(f"moderator key #{i + 1} has fewer than {MIN_API_KEY_CHARS} characters")
         return keys
 
     @model_validator(mode="after")
@@ -96,6 +118,19 @@ class Settings(BaseSettings):
     @property
     def auth_enabled(self) -> bool:
         return bool(self.api_keys)
+
+    @property
+    def review_auth_enabled(self) -> bool:
+        """Whether signing in to /review needs a key (a moderator key or an API key)."""
+        return bool(self.api_keys or self.moderator_keys)
+
+    def moderator_names(self) -> dict[str, str]:
+        """`{key: name}` of the moderator keys."""
+        out = {}
+        for entry in self.moderator_keys:
+            name, _, key = entry.get_secret_value().partition(":")
+            out[key.strip()] = name.strip()
+        return out
 
     def auth_summary(self) -> str:
         """One line for the startup banner: whether and why requests must carry a key."""

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 def default_routers() -> list[APIRouter]:
     """Every router of the API (imported here, when the app is built, so `notecheck --help` stays fast)."""
+    from notecheck.serving.review import pages
     from notecheck.serving.routes import explain, kol, ops, predict, tei
 
-    return [ops.router, predict.router, explain.router, kol.router, tei.router]
+    return [ops.router, predict.router, explain.router, kol.router, tei.router, pages.router]

@@ -23,13 +23,19 @@ from notecheck.model.explain import TARGET, Explainer, Explanation, ExplanationE
 from notecheck.model.highlight import html_page
 from notecheck.model.options import ExplainMethod
 from notecheck.model.schema import Action, Verdict
-from notecheck.serving.deps import PROTECTED, ClassifierDep, SettingsDep, check_note_limits, unless_disconnected
+from notecheck.serving.deps import (
+    PROTECTED,
+    ClassifierDep,
+    SettingsDep,
+    check_note_limits,
+    explain_slots,
+    unless_disconnected,
+)
 from notecheck.serving.routes.predict import EMPTY
 from notecheck.serving.routes.schemas import NoteIn, RequestBody, error_responses
 
 router = APIRouter(prefix="/v1", dependencies=PROTECTED, tags=["explain"])
 MAX_EXPLAIN_NOTES = 64  # the schema's ceiling; the deployment's limit is `Settings.max_explain_notes`
-CONCURRENT_EXPLANATIONS = 1  # per process: the model already uses every core for one explanation
 
 
 class ExplainRequest(RequestBody):
@@ -154,10 +160,7 @@ async def _explain(
     request: Request, explainer: Explainer, notes: list[Any], method: str, top_k: int
 ) -> list[Explanation]:
     """Explain in a worker thread, at most `CONCURRENT_EXPLANATIONS` at a time in this process."""
-    state = request.app.state
-    if getattr(state, "explain_slots", None) is None:  # made here: it belongs to the running loop
-        state.explain_slots = asyncio.Semaphore(CONCURRENT_EXPLANATIONS)
-    async with state.explain_slots:
+    async with explain_slots(request):
         try:
             return await asyncio.to_thread(explainer.explain, notes, method, top_k)
         except ExplanationError as exc:
