@@ -28,6 +28,7 @@ from notecheck.commands.faithfulness import faithfulness
 from notecheck.commands.kol import kol
 from notecheck.commands.predict import predict
 from notecheck.commands.retrain import retrain
+from notecheck.commands.review import app as review_app
 from notecheck.commands.rollback import rollback
 from notecheck.commands.score import score
 from notecheck.commands.serve import serve
@@ -66,6 +67,7 @@ app = typer.Typer(
 )
 for _name, _function, _panel in COMMANDS:
     app.command(_name, rich_help_panel=_panel)(_function)
+app.add_typer(review_app, rich_help_panel=USE)
 
 
 def version() -> str:

@@ -35,3 +35,12 @@ TitleColumn = Annotated[str, typer.Option(metavar="NAME", help="input column hol
 LabelMap = Annotated[str, typer.Option(metavar="PAIRS", help="extra RAW=LABEL pairs, comma separated")]
 SkipInvalid = Annotated[bool, typer.Option("--skip-invalid", help="skip and count invalid rows instead of stopping")]
 JsonOutput = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        envvar="NOTECHECK_DATABASE_URL",
+        help="review database: sqlite:///FILE or postgresql://... (default: sqlite:///notecheck.db)",
+    ),
+]

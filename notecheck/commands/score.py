@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
-from notecheck.commands.params import IdColumn, ModelDir, RuntimeOption, SkipInvalid, TextColumn, TitleColumn
+from notecheck.commands.params import (
+    DatabaseUrl,
+    IdColumn,
+    ModelDir,
+    RuntimeOption,
+    SkipInvalid,
+    TextColumn,
+    TitleColumn,
+)
 from notecheck.model.options import CHUNK_SIZE, DEFAULT_RUNTIME, NOTE_FORMATS, describe_formats
 
 FORMATS = describe_formats(NOTE_FORMATS)
@@ -32,10 +40,16 @@ def score(
         str | None, typer.Option(metavar="ADDRESS", help="Ray cluster address (default: start a local one)")
     ] = None,
     num_actors: Annotated[int, typer.Option(help="Ray actors, each holding one model")] = 2,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="also put the notes answered review or flag into the review queue")
+    ] = False,
+    db: DatabaseUrl = None,
 ) -> None:
     """Score note files into a results file; rerun to resume an interrupted run.
 
     With --skip-invalid, invalid rows are written with an 'error' field instead of stopping the run.
+    With --queue, review and flag notes (text, exposure, category and all) go to the review queue in --db,
+    each note id once, for moderators at /review.
     """
     from notecheck.model.errors import ConfigError
     from notecheck.model.readers import ColumnMap
@@ -48,6 +62,8 @@ def score(
 
         if restart:
             raise ConfigError("--restart applies to --engine local only (a Ray run rewrites its output)")
+        if queue:
+            raise ConfigError("--queue applies to --engine local only")
         summary = score_with_ray(
             [str(p) for p in inputs],
             str(output),
@@ -65,6 +81,7 @@ def score(
 
         check_paths(list(inputs), output)  # before minutes of loading: a bad input or output fails at once
         classifier = Classifier.from_pretrained(model, runtime=runtime)
+        queuer = _Queuer(db, classifier) if queue else None
         summary = score_files(
             list(inputs),
             output,
@@ -73,5 +90,34 @@ def score(
             chunk_size=chunk_size,
             skip_invalid=skip_invalid,
             restart=restart,
+            on_scored=queuer,
         )
     print(summary.describe())
+    if queuer is not None:
+        print(queuer.describe())
+
+
+class _Queuer:
+    """Puts each scored chunk's review/flag notes into the review queue (idempotent per note id)."""
+
+    def __init__(self, url: str | None, classifier: Any) -> None:
+        from notecheck.model.review.db import connect, label
+        from notecheck.model.review.queue import ReviewQueue
+
+        self.queue = ReviewQueue(connect(url))
+        self.where = label(self.queue.engine)
+        self.boundary = classifier.metadata.thresholds.commercial
+        self.version = classifier.version
+        self.added = self.already = 0
+
+    def __call__(self, scored: list[Any]) -> None:
+        from notecheck.model.review.queue import row_entry
+
+        entries = [row_entry(row.data, note, prediction) for row, note, prediction in scored]
+        source = scored[0][0].path if scored else ""
+        result = self.queue.enqueue(entries, self.boundary, self.version, source)
+        self.added += result.added
+        self.already += result.already
+
+    def describe(self) -> str:
+        return f"review queue {self.where}: {self.added} notes added, {self.already} already queued"

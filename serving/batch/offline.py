@@ -35,7 +35,7 @@ from notecheck.model.errors import ConfigError, DatasetError
 from notecheck.model.options import CHUNK_SIZE
 from notecheck.model.outputs import check_output, writing
 from notecheck.model.readers import ColumnMap, input_format, iter_chunks, open_parquet, parquet_rows
-from notecheck.serving.batch.records import score_rows
+from notecheck.serving.batch.records import OnScored, score_rows
 from notecheck.serving.batch.writers import is_temp, merge_parts, output_format, write_json, write_part
 
 log = logging.getLogger(__name__)
@@ -188,11 +188,15 @@ def score_files(
     *,
     skip_invalid: bool = False,
     restart: bool = False,
+    on_scored: OnScored | None = None,
 ) -> ScoreSummary:
     """Score every row of `inputs` into `output`; rerun with the same arguments after a crash to resume.
 
     >>> score_files([Path("notes.parquet")], Path("scores.parquet"), clf, ColumnMap())  # doctest: +SKIP
     ScoreSummary(inputs=['notes.parquet'], output='scores.parquet', model_version='1.0.0', rows=120000, ...)
+
+    `on_scored` sees each chunk's scored notes before the chunk's results are written, so a crash between the
+    two repeats the call on resume (queueing for review is idempotent per note id).
     """
     inputs, output = [Path(p) for p in inputs], Path(output)
     check_paths(inputs, output)
@@ -205,7 +209,9 @@ def score_files(
     parts_dir = parts_dir_for(output)
     prepare_parts(parts_dir, build_manifest(inputs, classifier, columns, chunk_size, skip_invalid), restart)
     summary = ScoreSummary([str(p) for p in inputs], str(output), classifier.version)
-    n_chunks = _score_chunks(inputs, parts_dir, classifier, columns, chunk_size, progress, skip_invalid, summary)
+    n_chunks = _score_chunks(
+        inputs, parts_dir, classifier, columns, chunk_size, progress, skip_invalid, summary, on_scored
+    )
     summary.rows, summary.invalid = merge_parts([part_path(parts_dir, i) for i in range(n_chunks)], output)
     clear_parts(parts_dir)
     log.debug("%s", summary.describe())
@@ -221,6 +227,7 @@ def _score_chunks(
     progress: bool,
     skip_invalid: bool,
     summary: ScoreSummary,
+    on_scored: OnScored | None = None,
 ) -> int:
     """Score the chunks that have no part yet; returns how many chunks the inputs have."""
     bar = tqdm(total=parquet_rows(inputs), unit="note", desc="scoring", disable=not progress, dynamic_ncols=True)
@@ -236,7 +243,7 @@ def _score_chunks(
                     bar.total -= len(chunk.rows)  # the bar and its rate count this run's work only
                 bar.set_postfix(resumed=summary.resumed)
                 continue
-            write_part(score_rows(classifier, chunk.rows, columns, skip_invalid), part)
+            write_part(score_rows(classifier, chunk.rows, columns, skip_invalid, on_scored), part)
             summary.scored += len(chunk.rows)
             bar.update(len(chunk.rows))
     summary.seconds = time.perf_counter() - started

@@ -14,7 +14,7 @@ The result columns are the API's fields, flattened so that JSONL, CSV and Parque
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +44,20 @@ OUTPUT_SCHEMA = pa.schema(
     ]
 )
 
+#: Called with each chunk's scored notes before its results are written (e.g. to queue them for review).
+OnScored = Callable[[list[tuple[RawRow, Note, Prediction]]], None]
+
 
 def score_rows(
-    classifier: Classifier, rows: Sequence[RawRow], columns: ColumnMap, skip_invalid: bool = False
+    classifier: Classifier,
+    rows: Sequence[RawRow],
+    columns: ColumnMap,
+    skip_invalid: bool = False,
+    on_scored: OnScored | None = None,
 ) -> pa.Table:
     """Validate `rows`, predict the valid ones in one `predict` call, and return one result row per input
-    row, in order. Without `skip_invalid` the first invalid row raises its `DatasetError`."""
+    row, in order. Without `skip_invalid` the first invalid row raises its `DatasetError`. `on_scored` gets
+    (row, note, prediction) for every scored row before the table is returned."""
     notes: list[Note] = []
     slots: list[tuple[RawRow, Note | DatasetError]] = []
     for row in rows:
@@ -65,7 +73,11 @@ def score_rows(
                 raise
             outcome = exc
         slots.append((row, outcome))
-    predictions = iter(classifier.predict(notes))
+    predicted = classifier.predict(notes)
+    if on_scored is not None:
+        valid = [(row, outcome) for row, outcome in slots if isinstance(outcome, Note)]
+        on_scored([(row, note, p) for (row, note), p in zip(valid, predicted, strict=True)])
+    predictions = iter(predicted)
     records = []
     for row, outcome in slots:
         if isinstance(outcome, DatasetError):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 
+from notecheck.model.classifier import Prediction
+from notecheck.model.review.queue import Entry
 from notecheck.serving.deps import (
     PROTECTED,
     BatcherDep,
@@ -15,8 +18,11 @@ from notecheck.serving.deps import (
     SettingsDep,
     unless_disconnected,
 )
+from notecheck.serving.model_state import Predictor
+from notecheck.serving.review.state import review_state
 from notecheck.serving.routes.schemas import (
     BATCHED_BODY_ERRORS,
+    EnqueuedPublic,
     NoteIn,
     PredictionPublic,
     PredictResponse,
@@ -52,7 +58,23 @@ async def predict(
     answers = [PredictionPublic(id=note.id, error=EMPTY) for note in notes]
     for i, prediction in zip(wanted, predictions, strict=True):
         answers[i] = PredictionPublic.from_prediction(notes[i].id, prediction)
-    return PredictResponse(model_version=model.metadata.version, predictions=answers)
+    enqueued = None
+    if body.enqueue:
+        entries = [_entry(notes[i], p) for i, p in zip(wanted, predictions, strict=True)]
+        enqueued = await _enqueue(request, entries, model)
+    return PredictResponse(model_version=model.metadata.version, predictions=answers, enqueued=enqueued)
+
+
+async def _enqueue(request: Request, entries: list[Entry], model: Predictor) -> EnqueuedPublic:
+    """Queue the review/flag notes (committed before the answer goes out)."""
+    queue = await review_state(request).queue()
+    boundary, version = model.metadata.thresholds.commercial, model.metadata.version
+    result = await asyncio.to_thread(queue.enqueue, entries, boundary, version, "api")
+    return EnqueuedPublic(added=result.added, already=result.already)
+
+
+def _entry(note: NoteIn, prediction: Prediction) -> Entry:
+    return Entry(note.to_note(), prediction, exposure=note.exposure, category=note.category)
 
 
 def _note_for_log(request: Request, notes: Sequence[NoteIn], settings: Settings) -> None:

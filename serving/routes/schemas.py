@@ -69,6 +69,8 @@ class NoteIn(RequestBody):
     title: NoteText | None = Field(None, description="the note title, if it has one")
     author_id: str | None = Field(None, max_length=200)
     lang: Literal["zh", "en"] | None = None
+    exposure: int | None = Field(None, ge=0, le=10**12, description="how many times the note was seen (review order)")
+    category: str | None = Field(None, max_length=64, description="the note's topic, for the review stats")
 
     def to_note(self) -> Note:
         return Note(text=self.text, id=self.id, title=self.title or "", author_id=self.author_id, lang=self.lang)
@@ -78,6 +80,7 @@ class PredictRequest(RequestBody):
     """Up to NOTECHECK_MAX_NOTES_PER_REQUEST notes (64 by default); answers come back in the same order."""
 
     notes: list[NoteIn] = Field(min_length=1)
+    enqueue: bool = Field(False, description="put the notes answered `review` or `flag` into the review queue")
 
 
 class MarkerPublic(BaseModel):
@@ -139,9 +142,17 @@ class PredictionPublic(BaseModel):
         )
 
 
+class EnqueuedPublic(BaseModel):
+    """What `"enqueue": true` did: notes newly queued for review, and those already in the queue (by id)."""
+
+    added: int
+    already: int
+
+
 class PredictResponse(BaseModel):
     model_version: str
     predictions: list[PredictionPublic]
+    enqueued: EnqueuedPublic | None = None  # only when the request asked for it
 
 
 class ThresholdsPublic(BaseModel):

@@ -12,8 +12,10 @@ Bounded and deterministic: a fixed seed, at most `MAX_EXAMPLES` fuzzed requests 
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +41,8 @@ LIMITS: dict[str, Any] = {
     "max_note_chars": 400,
     "max_explain_notes": 2,
     "max_kol_notes": 4,
+    # `"enqueue": true` writes to the review queue: a throwaway database, never ./notecheck.db
+    "database_url": f"sqlite:///{Path(tempfile.mkdtemp(prefix='notecheck-fuzz-')) / 'review.db'}",
 }
 KEYLESS = Settings(**LIMITS)
 KEYED = Settings(api_keys=[KEY], **LIMITS)
