@@ -9,19 +9,19 @@ import datetime as dt
 import logging
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from notecheck.model.classifier import Classifier, calibrated, margins
-from notecheck.model.errors import DatasetError
 from notecheck.model.loader import LabelledNote, data_files, load_notes
 from notecheck.model.metadata import ModelMetadata
 from notecheck.model.readers import ColumnMap
 from notecheck.training.config import TrainConfig
 from notecheck.training.encoder.build import ensure_base_model
+from notecheck.training.relabels import Relabel, resolve_relabels
 from notecheck.training.splits import FrozenSplit, Split, content_hash, split_notes
 
 log = logging.getLogger(__name__)
@@ -33,19 +33,25 @@ class TrainOutcome:
     metadata: ModelMetadata
     split: Split
     test_metrics: dict[str, Any]
+    relabels: list[Relabel] = field(default_factory=list)  # moderators' decisions that changed a label
 
 
 def load_training_notes(config: TrainConfig) -> list[LabelledNote]:
+    return load_with_relabels(config)[0]
+
+
+def load_with_relabels(config: TrainConfig) -> tuple[list[LabelledNote], list[Relabel]]:
+    """The run's notes, one per id: moderators' decisions (rows with `decided_at`) relabel notes already in
+    the data (see `training.relabels`); other duplicate ids are a data error."""
     columns = ColumnMap(text=config.text_column, label=config.label_column, id=config.id_column)
     notes, summary = load_notes(
         data_files(config.data), columns=columns, label_map=config.label_map, skip_invalid=config.skip_invalid
     )
     log.info(summary.describe())
-    ids = [n.note.id for n in notes]
-    if len(set(ids)) != len(ids):
-        dupes = sorted({str(i) for i in ids if ids.count(i) > 1})[:5]
-        raise DatasetError(config.data[0], None, config.id_column, f"duplicate note ids, e.g. {dupes}")
-    return notes
+    path = Path(config.split_file) if config.split_file else None
+    frozen_test = set(FrozenSplit.load(path).test_ids) if path and path.is_file() else set()
+    source = config.data[0] if config.data else "data"
+    return resolve_relabels(notes, frozen_test, source=source, id_field=config.id_column)
 
 
 def make_split(notes: list[LabelledNote], config: TrainConfig) -> Split:
@@ -138,7 +144,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
 
     Resumable: an interrupted run leaves its state in `<out>.partial/`, which the same call picks up.
     """
-    notes = load_training_notes(config)
+    notes, relabels = load_with_relabels(config)
     split = make_split(notes, config)
     log.info("split: %s", split.describe())
     out = Path(config.out)
@@ -146,6 +152,7 @@ def run_training(config: TrainConfig) -> TrainOutcome:
     work_dir.mkdir(parents=True, exist_ok=True)
     classifier, facts = build_and_fit(config, split, work_dir)
     outcome = finalize(classifier, split, config, facts, out)
+    outcome.relabels = relabels
     shutil.rmtree(work_dir, ignore_errors=True)
     return outcome
 

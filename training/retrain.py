@@ -46,6 +46,7 @@ class Decision:
     candidate_version: str = ""
     data: list[str] = field(default_factory=list)
     decided_at: str = ""
+    relabels: list[dict[str, Any]] = field(default_factory=list)  # moderators' decisions that changed a label
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,7 +204,8 @@ def _first_model(registry: Registry, new_data: list[str], config: TrainConfig) -
     reason = "the registry was empty: the first model is promoted without a gate."
     registry.promote(version, reason)
     cand = figures(outcome.test_metrics["summary"])
-    return Decision(True, [reason], {}, cand, {}, candidate_version=version, data=values["data"])
+    relabels = [r.to_dict() for r in outcome.relabels]
+    return Decision(True, [reason], {}, cand, {}, candidate_version=version, data=values["data"], relabels=relabels)
 
 
 def _gated(
@@ -231,8 +233,42 @@ def _gated(
         decision = gate(current_summary, candidate_summary, tolerance, slice_tol)
     decision.current_version, decision.candidate_version = current_dir.name, version
     decision.data = outcome.metadata.config.get("data", [])
+    decision.relabels = [r.to_dict() for r in outcome.relabels]
     decision.tolerance, decision.slice_tolerance = tolerance, slice_tol
     return decision
+
+
+def adopt(registry_root: str | Path, model_dir: str | Path) -> str:
+    """Start an empty registry with an existing model (e.g. the `runs/default` that `notecheck demo` trains) as
+    its current version, so the first retrain is gated against it. Refuses a registry that has a model."""
+    registry = Registry(registry_root)
+    if registry.current() is not None:
+        raise ConfigError(f"--start-from: the registry {registry.root} already has a current model")
+    metadata = ModelMetadata.load(model_dir)
+    version = metadata.version
+    registry.add(model_dir, version)
+    registry.promote(version, f"adopted from {model_dir}")
+    return version
+
+
+def review_snapshot(registry_root: str | Path, database_url: str | None) -> Path:
+    """Write the review queue's standing decisions into the registry (`review/decisions-<UTC time>.jsonl`), a
+    snapshot the candidate's config names as data, so the run can be repeated after the queue has moved on.
+    Raises `ConfigError` when the queue holds no decisions."""
+    from notecheck.model.review.db import connect, label
+    from notecheck.model.review.export import write_decisions
+
+    engine = connect(database_url)
+    folder = Path(registry_root) / "review"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"decisions-{stamp}.jsonl"
+    n = write_decisions(engine, path)
+    if n == 0:
+        path.unlink()
+        raise ConfigError(f"--from-review {label(engine)}: no decisions yet; decide notes at /review first")
+    log.info("%d review decisions from %s in %s", n, label(engine), path)
+    return path
 
 
 def retrain(

@@ -51,19 +51,45 @@ def retrain(
         str | None, typer.Option(metavar="NAME", help="bundled alias, Hugging Face model id or local directory")
     ] = None,
     backend: Annotated[Backend | None, typer.Option(help="which model to train (default: the config's)")] = None,
+    from_review: Annotated[
+        str | None,
+        typer.Option(
+            "--from-review",
+            metavar="DB_URL",
+            help="also train on the review queue's decisions (sqlite:///notecheck.db, postgresql://...)",
+        ),
+    ] = None,
+    start_from: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="an empty registry starts with this model as current (e.g. runs/default)"),
+    ] = None,
 ) -> None:
     """Retrain on old + new notes; promote the candidate only if no worse.
 
-    Without --data it retrains on the current data, or starts an empty registry from --config.
+    Without --data it retrains on the current data, or starts an empty registry from --config (or with the
+    model --start-from names). With
+    --from-review the moderators' decisions are snapshotted into the registry and added; a decision on a note
+    the data already holds relabels it (listed in decision.json).
     """
-    from notecheck.training.retrain import base_config
+    from notecheck.training.retrain import adopt, base_config, review_snapshot
     from notecheck.training.retrain import retrain as run_retrain
 
+    if start_from is not None:
+        print(f"registry {registry}: started with {adopt(registry, start_from)} from {start_from}")
     run_config = base_config(registry, config, epochs=epochs, base_model=base_model, model=backend)
-    decision = run_retrain(registry, list(data or []), run_config, tolerance, slice_tolerance)
+    new_data = list(data or [])
+    if from_review is not None:
+        snapshot = review_snapshot(registry, from_review)
+        print(f"review decisions: {snapshot}")
+        new_data.append(str(snapshot))
+    decision = run_retrain(registry, new_data, run_config, tolerance, slice_tolerance)
     print(table(decision))
     for reason in decision.reasons:
         print(f"- {reason}")
+    applied = [r for r in decision.relabels if r["applied"]]
+    if decision.relabels:
+        held = len(decision.relabels) - len(applied)
+        print(f"relabels: {len(applied)} applied, {held} held back (frozen test notes)")
     print(f"decision: {registry}/{decision.candidate_version}/decision.json")
     if decision.promote:
         print(f"promoted {decision.candidate_version}")
