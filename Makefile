@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo check-default test lint bench clean
+.PHONY: install system-deps demo check-default test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,7 +23,23 @@ demo: $(STAMP)
 check-default: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/default_model --model-dir runs/default
 
-test: $(STAMP)
+# The browser and database tests need Debian's chromium, a PostgreSQL server and a CJK font: installed here
+# when missing (as root; otherwise the command to run is printed). Nothing downloads a browser.
+SYSTEM_PACKAGES := chromium postgresql fonts-noto-cjk
+
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else \
+		echo "missing system packages:$$missing (sudo apt-get install$$missing)"; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 # mypy resolves `notecheck.model` through a tree of links that mirrors the installed layout (the editable
