@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 #: Inference precisions (`model.scorer.apply_runtime`): fp32 is exact; bf16 and int8 trade a little accuracy
-#: for speed on CPUs with the matching instructions.
-Runtime = Literal["fp32", "bf16", "int8"]
+#: for speed on CPUs with the matching instructions; `auto` is bf16 where the CPU has native bf16 (AVX512-BF16
+#: or AMX), else fp32 (`model.scorer.resolve_runtime`).
+Runtime = Literal["auto", "fp32", "bf16", "int8"]
 RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
-DEFAULT_RUNTIME: Runtime = "fp32"
+DEFAULT_RUNTIME: Runtime = "auto"
 
 #: Training precisions: `auto` trains under bf16 autocast where the CPU has native bf16, else in fp32.
 Precision = Literal["auto", "fp32", "bf16"]

@@ -20,7 +20,11 @@ DEFAULT_MODEL = Path(bundled_path("runs/default"))
 
 ModelDir = Annotated[Path, typer.Option("--model", metavar="DIR", help="model directory")]
 RuntimeOption = Annotated[
-    Runtime, typer.Option(help="inference precision: fp32 is exact; bf16 and int8 are faster on CPUs that have them")
+    Runtime,
+    typer.Option(
+        help="inference precision: auto = bf16 on CPUs with native bf16, else fp32 (exact); int8 is faster but "
+        "loses accuracy"
+    ),
 ]
 DataFiles = Annotated[
     list[str] | None,

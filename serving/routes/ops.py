@@ -52,7 +52,7 @@ async def info(model: ClassifierDep, settings: SettingsDep) -> InfoPublic:
         thresholds=ThresholdsPublic(**vars(meta.thresholds)),
         temperature=meta.temperature,
         max_length=meta.max_length,
-        runtime=settings.runtime,
+        runtime=getattr(getattr(model, "scorer", None), "runtime", settings.runtime),  # `auto` resolved
         limits=LimitsPublic(
             max_notes_per_request=settings.max_notes_per_request,
             max_note_chars=settings.max_note_chars,

@@ -42,3 +42,18 @@ def test_fused_linear_keeps_parameter_names_and_falls_back_for_gradients() -> No
     assert x.grad is not None and x.grad.abs().sum() > 0
     with torch.inference_mode():
         assert torch.allclose(net(x.detach()).float(), reference(x.detach()).float(), atol=0.05)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_auto_runtime_is_bf16_only_where_the_cpu_has_native_bf16(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    import notecheck.model.scorer as scorer
+
+    monkeypatch.setattr(scorer, "bf16_is_fast", lambda: fast)
+    assert scorer.resolve_runtime("auto") == ("bf16" if fast else "fp32")
+    assert scorer.resolve_runtime("int8") == "int8"
+    loaded = Classifier.from_pretrained(tiny_model_dir, runtime="auto")
+    assert loaded.scorer.runtime == ("bf16" if fast else "fp32")
+    dtype = next(loaded.scorer.model.parameters()).dtype
+    assert dtype == (torch.bfloat16 if fast else torch.float32)

@@ -12,7 +12,7 @@ from notecheck.serving.settings import Settings, is_loopback, load_settings
 
 def test_defaults_are_safe_and_match_the_documented_limits() -> None:
     s = Settings()
-    assert (s.host, s.port, s.runtime) == ("127.0.0.1", 8000, "fp32")
+    assert (s.host, s.port, s.runtime) == ("127.0.0.1", 8000, "auto")
     assert (s.max_notes_per_request, s.max_note_chars, s.max_body_bytes) == (64, 20_000, 2_000_000)
     assert not s.auth_enabled and not s.log_text and s.batching
     assert "loopback" in s.auth_summary()
