@@ -61,12 +61,14 @@ class Settings(BaseSettings):
     database_url: str | None = None  # unset: sqlite:///notecheck.db in the working directory
     # comma-separated `name:key` pairs; a moderator key signs in as that name. API keys sign in too (name typed).
     moderator_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    session_secret: SecretStr | None = None  # signs review sessions; unset: random per process (set it for workers>1)
+    # signs review sessions (≥ 32 characters); unset: random per start (`serve --workers N` shares one)
+    session_secret: SecretStr | None = Field(None, min_length=32)
     review_lease_s: int = Field(600, ge=10, le=86_400)  # how long a claimed note stays with its moderator
     review_uncertainty_weight: float = Field(0.6, ge=0, le=1)  # see notecheck.model.review.priority
     review_reach_weight: float = Field(0.4, ge=0, le=1)
     review_full_reach_exposure: int = Field(100_000, ge=1)
     review_audit_share: float = Field(0.05, ge=0, le=1)
+    review_unknown_reach: float = Field(0.5, ge=0, le=1)  # reach of a note sent without its exposure
     review_explain_method: ExplainMethod | Literal["none"] = "ig"  # word evidence on the review page
 
     @field_validator("api_keys", "moderator_keys", mode="before")
@@ -88,6 +90,19 @@ class Settings(BaseSettings):
             if len(key.get_secret_value()) < MIN_API_KEY_CHARS:
                 raise ValueError(f"key #{i + 1} has fewer than {MIN_API_KEY_CHARS} characters: too easy to guess")
         return keys
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str | None) -> str | None:
+        """A URL of a supported database (sqlite, postgresql), refused at start rather than at the first note."""
+        if url is not None:
+            from notecheck.model.review.db import database_url
+
+            try:
+                database_url(url)
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("NOTECHECK_DATABASE_URL: ")) from exc
+        return url
 
     @field_validator("moderator_keys")
     @classmethod

@@ -1,10 +1,11 @@
 """Moderators' decisions on notes the data already holds: a relabel, allowed and recorded.
 
 A row with `decided_at` is a decision (`notecheck review export` writes them). When its id is already in the
-data, the decision's label replaces the row's; when several decisions name the same id, the latest
-`decided_at` wins. Two plain rows (no `decided_at`) with one id are still a data error. Notes of the frozen test
-split keep their frozen label, so a candidate and the current model are still compared on the same notes; the
-relabel is reported as held back (re-freeze the split to take it in).
+data, the decision's label replaces the row's label (the row itself, with its writer and other fields, stays);
+when several decisions name the same id, the latest `decided_at` wins. Two plain rows (no `decided_at`) with
+one id are still a data error. Notes of the frozen test split keep their frozen label, so a candidate and the
+current model are still compared on the same notes; the relabel is reported as held back (re-freeze the split
+to take it in).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from notecheck.model.errors import DatasetError
 from notecheck.model.loader import LabelledNote
@@ -65,15 +66,23 @@ def resolve_relabels(
         current = plain.get(key)
         frozen = key in frozen_test_ids
         for decision in sorted(decisions.get(key, []), key=lambda n: str(_decided_at(n))):
-            if current is not None and decision.label != current.label:
+            if current is None:
+                current = decision  # a note the data did not hold: the decision row is the note
+            elif decision.label != current.label:
                 when, who = str(_decided_at(decision)), _writer(decision)
                 relabels.append(Relabel(key, current.label, decision.label, when, who, applied=not frozen))
-            if current is None or not frozen:
-                current = decision
+                if not frozen:
+                    current = _relabelled(current, decision, when, who)
         assert current is not None
         out.append(current)
     _report(relabels)
     return out, relabels
+
+
+def _relabelled(row: LabelledNote, decision: LabelledNote, when: str, who: str) -> LabelledNote:
+    """The data's own row with the decision's label: its writer, platform, pairs and dates stay what they were
+    (the writer-held-out split and benchmarks group by them), and who relabelled it, when, is added."""
+    return replace(row, label=decision.label, extra={**row.extra, "relabelled_by": who, "relabelled_at": when})
 
 
 def _writer(note: LabelledNote) -> str:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DECISION_FILE = "decision.json"
 FIRST_SPLIT_FILE = "split.json"  # where the first model's split is frozen when the config names none
+REVIEW_FOLDER = "review"  # inside the registry: the snapshots of the review queue's decisions
 EPSILON = 1e-9  # a candidate exactly at the tolerance passes despite float rounding
 
 
@@ -172,9 +173,18 @@ def candidate_config(
             "tested on the same frozen split (restore the file or train a new registry)"
         )
     values = config.to_dict()
-    values.update(data=_unique([*current.config.get("data", []), *new_data]), split_file=split_file, version="")
+    old_data = [str(p) for p in current.config.get("data", [])]
+    if any(is_review_snapshot(p) for p in new_data):  # the newest snapshot holds every standing decision
+        old_data = [p for p in old_data if not is_review_snapshot(p)]
+    values.update(data=_unique([*old_data, *new_data]), split_file=split_file, version="")
     values["out"] = _work_out(registry, TrainConfig.from_dict(values))
     return TrainConfig.from_dict(values)
+
+
+def is_review_snapshot(path: str | Path) -> bool:
+    """Whether a data path is a snapshot `review_snapshot` wrote (`<registry>/review/decisions-*.jsonl`)."""
+    path = Path(path)
+    return path.parent.name == REVIEW_FOLDER and path.name.startswith("decisions-")
 
 
 def _add_candidate(registry: Registry, model_dir: Path, metadata: ModelMetadata) -> str:
@@ -240,12 +250,16 @@ def _gated(
 
 def adopt(registry_root: str | Path, model_dir: str | Path) -> str:
     """Start an empty registry with an existing model (e.g. the `runs/default` that `notecheck demo` trains) as
-    its current version, so the first retrain is gated against it. Refuses a registry that has a model."""
+    its current version, so the first retrain is gated against it. A registry that holds that model already
+    is left as it is (rerunning the same command goes on from the registry's current model); a registry with
+    other models only is refused."""
     registry = Registry(registry_root)
-    if registry.current() is not None:
-        raise ConfigError(f"--start-from: the registry {registry.root} already has a current model")
     metadata = ModelMetadata.load(model_dir)
     version = metadata.version
+    if version in registry.versions():
+        return version  # adopted before (a rerun of the same command): the registry goes on from where it is
+    if registry.current() is not None:
+        raise ConfigError(f"--start-from: the registry {registry.root} already has a current model")
     registry.add(model_dir, version)
     registry.promote(version, f"adopted from {model_dir}")
     return version
@@ -259,7 +273,7 @@ def review_snapshot(registry_root: str | Path, database_url: str | None) -> Path
     from notecheck.model.review.export import write_decisions
 
     engine = connect(database_url)
-    folder = Path(registry_root) / "review"
+    folder = Path(registry_root) / REVIEW_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"decisions-{stamp}.jsonl"

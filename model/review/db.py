@@ -54,7 +54,16 @@ def safe_url(url: str) -> str:
 
 def label(engine: Engine) -> str:
     """Where an engine points, password masked, for messages."""
-    return engine.url.render_as_string(hide_password=True)
+    return describe_url(engine.url.render_as_string(hide_password=False))
+
+
+def describe_url(url: str | None) -> str:
+    """A URL for people: the password masked, a relative SQLite file shown by its absolute path (so two
+    commands run from different folders visibly use different queues)."""
+    parsed = make_url(database_url(url))
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        parsed = parsed.set(database=str(Path(parsed.database).expanduser().resolve()))
+    return parsed.render_as_string(hide_password=True)
 
 
 def connect(url: str | None = None) -> Engine:

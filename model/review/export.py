@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from notecheck.model.review.tables import ReviewDecision, ReviewItem
@@ -107,9 +107,7 @@ def review_stats(engine: Engine) -> ReviewStats:
         if not agreed:
             stats.overturned_p.append(decision.model_p)
     with Session(engine) as session:
-        stats.undone = len(
-            session.scalars(select(ReviewDecision.id).where(ReviewDecision.undone_at.is_not(None))).all()
-        )
+        stats.undone = session.scalar(select(func.count()).where(ReviewDecision.undone_at.is_not(None))) or 0
     stats.per_day = dict(sorted(per_day.items()))
     stats.agreement_by_category = {k: (v[0], v[1]) for k, v in sorted(by_cat.items())}
     stats.agreement_by_lang = {k: (v[0], v[1]) for k, v in sorted(by_lang.items())}

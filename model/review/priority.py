@@ -1,7 +1,7 @@
 """Which note a moderator sees next: the ones that teach the model most and protect the most readers first,
 with a small random share kept for an unbiased audit.
 
-    uncertainty = 1 - |P - boundary| / max(boundary, 1 - boundary)        # 1 on the verdict boundary, 0 at P=0 or 1
+    uncertainty = 1 - |P - boundary| / max(boundary, 1 - boundary)        # 1 on the boundary, 0 at its far end
     reach       = min(1, log(1 + exposure) / log(1 + full_reach_exposure)) # `unknown_reach` when exposure is unknown
     priority    = uncertainty_weight * uncertainty + reach_weight * reach
 
@@ -9,7 +9,9 @@ Uncertainty is active learning's uncertainty sampling: a decision near the bound
 learns most from. Reach puts a note seen by 100,000 people before one seen by 50. `audit_share` of the claims
 ignore the order and take a uniformly random open note (`picked_by = "audit"`), so the decisions also give an
 unbiased estimate of how the model does on everything it queues, not only on its hardest cases.
-Every weight is a `NOTECHECK_REVIEW_*` setting of the server and an option of `notecheck score --queue`.
+Every number is a `NOTECHECK_REVIEW_<FIELD>` environment variable, read by the server's settings and by
+`notecheck score --queue` alike (`from_env`), so notes queued either way are ranked on one scale. A note's
+priority is computed when it is queued.
 
 >>> round(ReviewPriority().score(0.5, 100_000, boundary=0.5), 3)
 1.0
@@ -20,7 +22,9 @@ Every weight is a `NOTECHECK_REVIEW_*` setting of the server and an option of `n
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 from notecheck.model.errors import ConfigError
 
@@ -44,6 +48,22 @@ class ReviewPriority:
             raise ConfigError(
                 f"review priority full_reach_exposure: must be at least 1, got {self.full_reach_exposure}"
             )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ReviewPriority:
+        """The weights set by `NOTECHECK_REVIEW_UNCERTAINTY_WEIGHT`, `..._REACH_WEIGHT`, `..._FULL_REACH_EXPOSURE`,
+        `..._UNKNOWN_REACH` and `..._AUDIT_SHARE`; the defaults for those unset."""
+        env = os.environ if environ is None else environ
+        values: dict[str, float | int] = {}
+        for f in fields(cls):
+            raw = env.get(f"NOTECHECK_REVIEW_{f.name.upper()}")
+            if raw is None or not raw.strip():
+                continue
+            try:
+                values[f.name] = int(raw) if f.name == "full_reach_exposure" else float(raw)
+            except ValueError as exc:
+                raise ConfigError(f"NOTECHECK_REVIEW_{f.name.upper()}: not a number: {raw!r}") from exc
+        return cls(**values)  # type: ignore[arg-type]
 
     def uncertainty(self, p: float, boundary: float) -> float:
         widest = max(boundary, 1 - boundary) or 1.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -51,7 +51,7 @@ class ReviewItem(Base):
     author_id: Mapped[str | None] = mapped_column(String(200))
     lang: Mapped[str | None] = mapped_column(String(8))
     category: Mapped[str | None] = mapped_column(String(64))
-    exposure: Mapped[int | None] = mapped_column(Integer)
+    exposure: Mapped[int | None] = mapped_column(BigInteger)
     # what the model said
     verdict: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(16))
@@ -62,6 +62,7 @@ class ReviewItem(Base):
     signals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # rule signal spans
     evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # word spans with scores, once explained
     explain_method: Mapped[str | None] = mapped_column(String(32))
+    evidence_model: Mapped[str | None] = mapped_column(String(200))  # the model version that explained it
     model_version: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(200), default="")  # "api", or the scored file
     # the queue

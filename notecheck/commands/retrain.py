@@ -74,14 +74,14 @@ def retrain(
     from notecheck.training.retrain import adopt, base_config, review_snapshot
     from notecheck.training.retrain import retrain as run_retrain
 
-    if start_from is not None:
-        print(f"registry {registry}: started with {adopt(registry, start_from)} from {start_from}")
-    run_config = base_config(registry, config, epochs=epochs, base_model=base_model, model=backend)
     new_data = list(data or [])
-    if from_review is not None:
+    if from_review is not None:  # first: a queue without decisions stops here, before the registry changes
         snapshot = review_snapshot(registry, from_review)
         print(f"review decisions: {snapshot}")
         new_data.append(str(snapshot))
+    if start_from is not None:
+        print(f"registry {registry}: holds {adopt(registry, start_from)} (from {start_from})")
+    run_config = base_config(registry, config, epochs=epochs, base_model=base_model, model=backend)
     decision = run_retrain(registry, new_data, run_config, tolerance, slice_tolerance)
     print(table(decision))
     for reason in decision.reasons:

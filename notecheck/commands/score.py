@@ -102,16 +102,17 @@ class _Queuer:
 
     def __init__(self, url: str | None, classifier: Any) -> None:
         from notecheck.model.review.db import connect, label
+        from notecheck.model.review.priority import ReviewPriority
         from notecheck.model.review.queue import ReviewQueue
 
-        self.queue = ReviewQueue(connect(url))
+        self.queue = ReviewQueue(connect(url), ReviewPriority.from_env())  # the server's weights too
         self.where = label(self.queue.engine)
         self.boundary = classifier.metadata.thresholds.commercial
         self.version = classifier.version
         self.added = self.already = 0
 
     def __call__(self, scored: list[Any]) -> None:
-        from notecheck.model.review.queue import row_entry
+        from notecheck.model.review.entries import row_entry
 
         entries = [row_entry(row.data, note, prediction) for row, note, prediction in scored]
         source = scored[0][0].path if scored else ""

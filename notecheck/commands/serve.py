@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,12 +50,13 @@ def serve(
     ] = False,
     workers: Annotated[int, typer.Option(help="processes, each with its own model copy and batcher")] = 1,
 ) -> None:
-    """Serve the HTTP prediction API (/v1/predict, /healthz, /metrics...)."""
+    """Serve the HTTP prediction API (/v1/predict, /healthz, /metrics...) and the /review workspace."""
     import uvicorn
 
     from notecheck.model.errors import ConfigError
     from notecheck.model.model_dir import inspect_model_dir
     from notecheck.serving.logs import uvicorn_log_config
+    from notecheck.serving.memory import configure_allocator
     from notecheck.serving.settings import load_settings
 
     # None: not given, the environment or the default decides
@@ -67,6 +69,8 @@ def serve(
         "batching": False if no_batching else None,
     }
     settings = load_settings(**overrides)
+    # before torch loads and starts its threads: fewer malloc heaps, a bounded oneDNN kernel cache
+    configure_allocator(settings.malloc_arena_max)
     if settings.model_dir is None:
         raise ConfigError("no model to serve: pass --model DIR or set NOTECHECK_MODEL_DIR")
     if workers < 1:
@@ -75,6 +79,7 @@ def serve(
     print(f"notecheck serve: model {meta.version} from {settings.model_dir} (runtime {settings.runtime})")
     print(f"listening on {url(settings.host, settings.port)} with {workers} worker(s)")
     print(f"authentication: {settings.auth_summary()}")
+    print(f"review workspace: {url(settings.host, settings.port)}/review (queue: {review_database(settings)})")
     verbose = logging.getLogger("notecheck").isEnabledFor(logging.INFO)  # `-v` was given
     common: dict[str, Any] = {
         "host": settings.host,
@@ -86,10 +91,19 @@ def serve(
         serve_one(settings, common)
         return
     # Worker processes build their own app from the environment: hand the flags on through it.
+    if settings.session_secret is None:  # one secret for all workers, or review sessions work on one only
+        os.environ["NOTECHECK_SESSION_SECRET"] = secrets.token_urlsafe(32)
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"NOTECHECK_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     uvicorn.run("notecheck.serving.app:app_from_env", factory=True, workers=workers, **common)
+
+
+def review_database(settings: Any) -> str:
+    """Where the review queue is, as a deployer would look for it (a SQLite file by its absolute path)."""
+    from notecheck.model.review.db import describe_url
+
+    return describe_url(settings.database_url)
 
 
 def serve_one(settings: Any, options: dict[str, Any]) -> None:

@@ -53,15 +53,19 @@ async def ensure_evidence(request: Request, queue: ReviewQueue, item: ReviewItem
         log.exception("could not explain review item %s", item.note_id)
         return item
     words = [w.to_dict() for w in explanation.words if w.score != 0]
-    await asyncio.to_thread(queue.save_evidence, item.id, words, method)
-    item.evidence, item.explain_method = words, method  # a detached copy: nothing is flushed from here
+    version = model.metadata.version
+    await asyncio.to_thread(queue.save_evidence, item.id, words, method, version)
+    item.evidence, item.explain_method, item.evidence_model = words, method, version  # a detached copy
     return item
 
 
 def evidence_note(request: Request, item: ReviewItem) -> str:
     """One line under the note saying where its word shading comes from, or why there is none."""
     if item.evidence is not None:
-        return f"word evidence by {item.explain_method or 'the model'}; verdict and P from model {item.model_version}"
+        source = f"word evidence by {item.explain_method} of model {item.evidence_model}"
+        if item.evidence_model == item.model_version:
+            return source
+        return f"{source}; the verdict and P are model {item.model_version}'s, from when the note was queued"
     if request.app.state.settings.review_explain_method == "none":
         return "word evidence is off on this server (NOTECHECK_REVIEW_EXPLAIN_METHOD=none): signals only"
     if _loading(request):

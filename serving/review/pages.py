@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ from notecheck.model.review.tables import ReviewItem
 from notecheck.serving.deps import key_matches
 from notecheck.serving.review.evidence import ensure_evidence, evidence_note
 from notecheck.serving.review.render import field_html, signal_rows, top_evidence
-from notecheck.serving.review.sessions import LOGIN_COOKIE, ReviewSession, tokens_match
+from notecheck.serving.review.sessions import LOGIN_COOKIE, ReviewSession, is_https, tokens_match
 from notecheck.serving.review.state import ReviewState, review_state
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ FLASH = {
     "skipped": ("Skipped: it goes to someone else.", "ok"),
     "undone": ("Undone: the note is back for you to decide again.", "ok"),
     "nothing": ("Nothing of yours to undo.", ""),
+    "conflict": ("That note was decided or taken by another moderator meanwhile: here is the next one.", ""),
 }
 MAX_NAME = 64
 
@@ -51,7 +53,7 @@ def _session(request: Request, state: State) -> ReviewSession:
     follow a redirect silently and put the sign-in page inside the workspace)."""
     session = state.signer.read(request)
     if session is None:
-        if request.headers.get("HX-Request") == "true":
+        if _htmx(request):
             raise HTTPException(401, "signed out", headers={"HX-Redirect": "/review/login"})
         raise HTTPException(303, "sign in first", headers={"Location": "/review/login"})
     return session
@@ -61,8 +63,9 @@ Session = Annotated[ReviewSession, Depends(_session)]
 
 
 def _checked(session: Session, csrf: Annotated[str, Form()] = "") -> ReviewSession:
+    """The session, if the form carries its CSRF token; otherwise 403 (htmx reloads the page: `HX-Refresh`)."""
     if not tokens_match(csrf, session.csrf):
-        raise HTTPException(403, "invalid or missing CSRF token: reload the page")
+        raise HTTPException(403, "invalid or missing CSRF token: reload the page", headers={"HX-Refresh": "true"})
     return session
 
 
@@ -96,7 +99,7 @@ def _login(request: Request, state: State, error: str = "", name: str = "", stat
     context: dict[str, Any] = {"needs_key": settings.review_auth_enabled, "needs_name": not settings.moderator_keys}
     context.update(error=error, name=name, moderator=None, login_csrf=token)
     response = _page(request, "login.html", context, status)
-    state.signer.pend_login(response, token)
+    state.signer.pend_login(response, token, is_https(request))
     return response
 
 
@@ -115,7 +118,7 @@ async def login(
         log.warning("review sign-in refused: %s", error)
         return _login(request, state, error, name, 401)
     response = RedirectResponse("/review", 303)
-    state.signer.start(response, moderator)
+    state.signer.start(response, moderator, is_https(request))
     log.info("review sign-in: %s", moderator)
     return response
 
@@ -151,13 +154,17 @@ async def workspace(request: Request, state: State, session: Session, flash: str
     return _page(request, "review.html", context)
 
 
-async def _workspace(request: Request, state: ReviewState, session: ReviewSession, flash: str = "") -> dict[str, Any]:
+async def _workspace(
+    request: Request, state: ReviewState, session: ReviewSession, flash: str = "", error: str = ""
+) -> dict[str, Any]:
+    """The workspace's context: the moderator's next note and progress, and a message: one of `FLASH` (the
+    query string can only pick those), or `error` (what a refused decision said)."""
     queue = await state.queue()
     item = await asyncio.to_thread(queue.claim, session.moderator)
     if item is not None:
         item = await ensure_evidence(request, queue, item)
     progress = await asyncio.to_thread(queue.progress, session.moderator)
-    message, kind = FLASH.get(flash, (flash if flash and flash not in FLASH else "", ""))
+    message, kind = (error, "") if error else FLASH.get(flash, ("", ""))
     context: dict[str, Any] = {
         "moderator": session.moderator,
         "csrf": session.csrf,
@@ -183,24 +190,26 @@ def _item_context(request: Request, item: ReviewItem) -> dict[str, Any]:
     }
 
 
-async def _answer(request: Request, state: ReviewState, session: ReviewSession, flash: str) -> Response:
-    """htmx gets the next workspace fragment; a plain form post is redirected (post/redirect/get)."""
-    if request.headers.get("HX-Request") != "true":
-        return RedirectResponse(f"/review?flash={flash}" if flash in FLASH else "/review", 303)
-    context = await _workspace(request, state, session, flash)
-    return _page(request, "_workspace.html", context)
+def _htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
 
 
-async def _run(request: Request, state: ReviewState, session: ReviewSession, work: Any, done: str) -> Response:
-    queue: ReviewQueue = await state.queue()
+async def _run(
+    request: Request, state: ReviewState, session: ReviewSession, work: Callable[[ReviewQueue], object], done: str
+) -> Response:
+    """Do `work` on the queue, then answer with the next workspace: htmx gets the fragment (409 with the
+    reason when the queue refused), a plain form post is redirected (post/redirect/get)."""
+    queue = await state.queue()
+    flash, error, status = done, "", 200
     try:
-        outcome = await asyncio.to_thread(work, queue)
+        if await asyncio.to_thread(work, queue) is False:
+            flash = "nothing"
     except ReviewError as exc:
-        if request.headers.get("HX-Request") != "true":
-            return RedirectResponse("/review", 303)
-        context = await _workspace(request, state, session, str(exc))
-        return _page(request, "_workspace.html", context, 409)
-    return await _answer(request, state, session, done if outcome is not False else "nothing")
+        flash, error, status = "conflict", str(exc), 409
+    if not _htmx(request):
+        return RedirectResponse(f"/review?flash={flash}", 303)
+    context = await _workspace(request, state, session, flash, error)
+    return _page(request, "_workspace.html", context, status)
 
 
 @router.post("/decide")
@@ -212,8 +221,9 @@ async def decide(
     verdict: Annotated[str, Form()],
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    work = lambda q: q.decide(item_id, session.moderator, verdict, comment)  # noqa: E731
-    return await _run(request, state, session, work, "decided")
+    return await _run(
+        request, state, session, lambda q: q.decide(item_id, session.moderator, verdict, comment), "decided"
+    )
 
 
 @router.post("/skip")

@@ -16,25 +16,46 @@ class Plot:
     alt: str
 
 
-def _uri(figure: Any) -> str:
-    import matplotlib.pyplot as plt
+#: Labels are data (categories from the API and files): never parsed as math text, and drawn with a CJK font
+#: where one is installed (Debian's fonts-noto-cjk), falling back to matplotlib's own.
+STYLE = {
+    "text.parse_math": False,
+    "svg.fonttype": "none",
+    "font.family": ["sans-serif"],
+    "font.sans-serif": ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"],
+}
 
+
+def _figure(**kwargs: Any) -> Any:
+    """A figure not registered with pyplot (whose global state is not safe across the server's threads)."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
+def _uri(figure: Any) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def stats_plots(stats: ReviewStats) -> list[Plot]:
     """Decisions per day; agreement with the model per category and per language; P of overturned verdicts."""
+    import logging
+
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # a missing fallback font is fine
+    with matplotlib.rc_context(STYLE):
+        return _plots(stats)
+
+
+def _plots(stats: ReviewStats) -> list[Plot]:
     from matplotlib.ticker import MaxNLocator
 
     plots = []
-    fig, ax = plt.subplots(figsize=(7.5, 2.6))
+    fig = _figure(figsize=(7.5, 2.6))
+    ax = fig.subplots()
     days = list(stats.per_day)
     ax.bar(days, [stats.per_day[d] for d in days], color="#475569")
     ax.set_title("decisions per day (UTC)")
@@ -44,7 +65,8 @@ def stats_plots(stats: ReviewStats) -> list[Plot]:
         ax.text(0.5, 0.5, "no decisions yet", ha="center", va="center", transform=ax.transAxes)
     plots.append(Plot(_uri(fig), "decisions per day"))
 
-    fig, axes = plt.subplots(1, 2, figsize=(7.5, 2.8), gridspec_kw={"width_ratios": [3, 1]})
+    fig = _figure(figsize=(7.5, 2.8))
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
     for ax, (name, table) in zip(
         axes, (("category", stats.agreement_by_category), ("language", stats.agreement_by_lang)), strict=True
     ):
@@ -58,7 +80,8 @@ def stats_plots(stats: ReviewStats) -> list[Plot]:
         ax.tick_params(labelsize=8)
     plots.append(Plot(_uri(fig), "agreement with the model by category and language"))
 
-    fig, ax = plt.subplots(figsize=(7.5, 2.6))
+    fig = _figure(figsize=(7.5, 2.6))
+    ax = fig.subplots()
     ax.hist(stats.overturned_p, bins=[i / 20 for i in range(21)], color="#b91c1c")
     ax.set_xlim(0, 1)
     ax.set_xlabel("the model's P(ad) on notes whose verdict a moderator overturned")

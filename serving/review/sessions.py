@@ -3,7 +3,7 @@
 The cookie holds `{moderator, csrf, expires}` signed with HMAC-SHA256 under `NOTECHECK_SESSION_SECRET` (random
 per process when unset, so a restart signs everyone out). Every form carries the session's CSRF token and every
 POST checks it in constant time; the sign-in form, before there is a session, uses a double-submit cookie.
-Cookies are `HttpOnly` and `SameSite=Strict`, and `Secure` unless the server is bound to loopback.
+Cookies are `HttpOnly` and `SameSite=Strict`, and `Secure` when the browser came over https.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ class ReviewSession:
 
 
 class SessionSigner:
-    def __init__(self, secret: str | None, secure: bool) -> None:
+    def __init__(self, secret: str | None) -> None:
         self._key = (secret or secrets.token_urlsafe(32)).encode("utf-8")
-        self.secure = secure
 
     def _sign(self, payload: bytes) -> str:
         mac = hmac.new(self._key, payload, hashlib.sha256).digest()
@@ -50,10 +49,10 @@ class SessionSigner:
         expected = hmac.new(self._key, payload, hashlib.sha256).digest()
         return payload if hmac.compare_digest(given, expected) else None
 
-    def start(self, response: Response, moderator: str) -> ReviewSession:
+    def start(self, response: Response, moderator: str, secure: bool) -> ReviewSession:
         session = ReviewSession(moderator, secrets.token_urlsafe(24), time.time() + SESSION_SECONDS)
         payload = json.dumps({"m": session.moderator, "c": session.csrf, "e": session.expires}).encode("utf-8")
-        self._set(response, SESSION_COOKIE, self._sign(payload), SESSION_SECONDS)
+        self._set(response, SESSION_COOKIE, self._sign(payload), SESSION_SECONDS, secure)
         response.delete_cookie(LOGIN_COOKIE, path="/review")
         return session
 
@@ -77,14 +76,20 @@ class SessionSigner:
         """The sign-in form's CSRF token: the browser's pending one, or a new one."""
         return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
 
-    def pend_login(self, response: Response, token: str) -> None:
+    def pend_login(self, response: Response, token: str, secure: bool) -> None:
         """Set the sign-in token as a short-lived cookie too (double submit: the form must carry the same)."""
-        self._set(response, LOGIN_COOKIE, token, 3600)
+        self._set(response, LOGIN_COOKIE, token, 3600, secure)
 
-    def _set(self, response: Response, name: str, value: str, max_age: int) -> None:
+    def _set(self, response: Response, name: str, value: str, max_age: int, secure: bool) -> None:
         response.set_cookie(
-            name, value, max_age=max_age, path="/review", httponly=True, samesite="strict", secure=self.secure
+            name, value, max_age=max_age, path="/review", httponly=True, samesite="strict", secure=secure
         )
+
+
+def is_https(request: Request) -> bool:
+    """Whether the browser reached us over TLS (uvicorn reads X-Forwarded-Proto from a trusted local proxy):
+    only then may cookies be `Secure`, or a plain-http browser would drop them and sign-in would never stick."""
+    return request.url.scheme == "https"
 
 
 def tokens_match(given: str | None, expected: str | None) -> bool:

@@ -7,13 +7,15 @@ import asyncio
 import datetime as dt
 import logging
 
+from fastapi import HTTPException
 from starlette.requests import Request
 
+from notecheck.model.errors import ConfigError
 from notecheck.model.review.db import connect, label
 from notecheck.model.review.priority import ReviewPriority
 from notecheck.model.review.queue import ReviewQueue
 from notecheck.serving.review.sessions import SessionSigner
-from notecheck.serving.settings import Settings, is_loopback
+from notecheck.serving.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +23,20 @@ log = logging.getLogger(__name__)
 class ReviewState:
     def __init__(self, settings: Settings) -> None:
         secret = settings.session_secret.get_secret_value() if settings.session_secret else None
-        self.signer = SessionSigner(secret, secure=not is_loopback(settings.host))
+        self.signer = SessionSigner(secret)
         self.settings = settings
         self._queue: ReviewQueue | None = None
         self._lock = asyncio.Lock()
 
     async def queue(self) -> ReviewQueue:
+        """The queue, connected (and migrated) on first use; 503 naming the database when it cannot be."""
         async with self._lock:
             if self._queue is None:
-                engine = await asyncio.to_thread(connect, self.settings.database_url)
+                try:
+                    engine = await asyncio.to_thread(connect, self.settings.database_url)
+                except ConfigError as exc:
+                    log.error("review queue unavailable: %s", exc)
+                    raise HTTPException(503, f"the review queue is unavailable: {exc}") from exc
                 self._queue = ReviewQueue(
                     engine, priority(self.settings), dt.timedelta(seconds=self.settings.review_lease_s)
                 )
@@ -43,6 +50,7 @@ def priority(settings: Settings) -> ReviewPriority:
         reach_weight=settings.review_reach_weight,
         full_reach_exposure=settings.review_full_reach_exposure,
         audit_share=settings.review_audit_share,
+        unknown_reach=settings.review_unknown_reach,
     )
 
 

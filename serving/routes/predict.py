@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Request
 
 from notecheck.model.classifier import Prediction
-from notecheck.model.review.queue import Entry
+from notecheck.model.review.entries import Entry
 from notecheck.serving.deps import (
     PROTECTED,
     BatcherDep,
@@ -70,7 +70,7 @@ async def _enqueue(request: Request, entries: list[Entry], model: Predictor) -> 
     queue = await review_state(request).queue()
     boundary, version = model.metadata.thresholds.commercial, model.metadata.version
     result = await asyncio.to_thread(queue.enqueue, entries, boundary, version, "api")
-    return EnqueuedPublic(added=result.added, already=result.already)
+    return EnqueuedPublic(added=result.added, already=result.already, not_queued=result.not_queued)
 
 
 def _entry(note: NoteIn, prediction: Prediction) -> Entry:

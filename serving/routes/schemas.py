@@ -147,6 +147,7 @@ class EnqueuedPublic(BaseModel):
 
     added: int
     already: int
+    not_queued: int  # answered `allow` (or an id too long to queue)
 
 
 class PredictResponse(BaseModel):

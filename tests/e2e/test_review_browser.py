@@ -4,6 +4,7 @@ the gate (a TF-IDF model keeps it fast)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from pathlib import Path
@@ -19,7 +20,8 @@ from sqlalchemy.orm import Session
 from notecheck.cli import main
 from notecheck.model.classifier import Classifier
 from notecheck.model.review.db import connect, forget_engines
-from notecheck.model.review.tables import ReviewDecision
+from notecheck.model.review.queue import ReviewQueue
+from notecheck.model.review.tables import ReviewDecision, ReviewItem
 from notecheck.serving.app import create_app
 from notecheck.serving.settings import Settings
 from notecheck.training.config import TrainConfig
@@ -69,8 +71,15 @@ def loop(tmp_path: Path) -> Any:
     trained = tmp_path / "trained"
     retrain(trained, [], TrainConfig.load(config))  # a first model, as `notecheck demo` would leave one
     model_dir = Registry(trained).current()
-    yield {"model": model_dir, "db": f"sqlite:///{tmp_path / 'review.db'}", "rng": rng, "tmp": tmp_path}
+    db = f"sqlite:///{tmp_path / 'review.db'}"
+    yield {"model": model_dir, "db": db, "rng": rng, "tmp": tmp_path, "base": base}
     forget_engines()
+
+
+def lease_to(moderator: str, note_id: str, db: str) -> None:
+    with Session(connect(db)) as session, session.begin():
+        item = session.scalars(select(ReviewItem).where(ReviewItem.note_id == note_id)).one()
+        item.claimed_by, item.claimed_until = moderator, dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
 
 
 def test_decide_by_keyboard_undo_export_and_retrain(loop: dict[str, Any]) -> None:
@@ -106,13 +115,26 @@ def test_decide_by_keyboard_undo_export_and_retrain(loop: dict[str, Any]) -> Non
             expect(page.locator("#flash")).to_contain_text("Undone", timeout=30_000)
             expect(item).to_have_attribute("data-note-id", seen[-1], timeout=30_000)
             assert "mia" in page.inner_text("#moderator")
+            # her lease ran out and another moderator took the note: deciding it says so on the page
+            lease_to("bob", seen[-1], db)
+            page.keyboard.press("g")
+            expect(page.locator("#flash")).to_contain_text("leased to another moderator", timeout=30_000)
             browser.close()
+        # a note the training data holds, decided otherwise: a relabel
+        ad = next(r for r in loop["base"] if r["label"] == "undisclosed_ad")
+        note = {"id": ad["id"], "text": ad["text"], "lang": ad["lang"], "author_id": ad["author_id"]}
+        httpx.post(f"{base}/v1/predict", json={"notes": [note], "enqueue": True}, timeout=60).raise_for_status()
+    queue = ReviewQueue(connect(db))
+    with Session(queue.engine) as session:
+        item_id = session.scalars(select(ReviewItem.id).where(ReviewItem.note_id == ad["id"])).one()
+    queue.decide(item_id, "mia", "genuine")
     with Session(connect(db)) as session:
         rows = session.scalars(select(ReviewDecision).order_by(ReviewDecision.id)).all()
-    assert [(r.note_id, r.verdict, r.moderator) for r in rows] == list(
-        zip(seen, ["genuine", "undisclosed_ad", "disclosed_ad"], ["mia"] * 3, strict=True)
-    )
-    assert [r.undone_by for r in rows] == [None, None, "mia"]
+    assert [(r.note_id, r.verdict, r.moderator) for r in rows] == [
+        *zip(seen, ["genuine", "undisclosed_ad", "disclosed_ad"], ["mia"] * 3, strict=True),
+        (ad["id"], "genuine", "mia"),
+    ]
+    assert [r.undone_by for r in rows][:3] == [None, None, "mia"]
 
     exported = loop["tmp"] / "decisions.jsonl"
     assert main(["review", "export", "-o", str(exported), "--db", db]) == 0
@@ -120,6 +142,7 @@ def test_decide_by_keyboard_undo_export_and_retrain(loop: dict[str, Any]) -> Non
     assert [(r["id"], r["label"], r["writer"]) for r in lines] == [
         (seen[0], "genuine", "mia"),
         (seen[1], "undisclosed_ad", "mia"),
+        (ad["id"], "genuine", "mia"),
     ]
 
     registry = loop["tmp"] / "registry"
@@ -133,4 +156,21 @@ def test_decide_by_keyboard_undo_export_and_retrain(loop: dict[str, Any]) -> Non
     snapshot = [d for d in decision["data"] if "/review/decisions-" in d]
     assert len(snapshot) == 1 and Path(snapshot[0]).read_text(encoding="utf-8") == exported.read_text(encoding="utf-8")
     assert decision["current_version"] == before and isinstance(decision["promote"], bool)
-    assert main(start) == 2  # a registry that has a model is not started again
+    (relabel,) = decision["relabels"]
+    assert (relabel["id"], relabel["old"], relabel["new"], relabel["writer"]) == (
+        ad["id"],
+        "undisclosed_ad",
+        "genuine",
+        "mia",
+    )
+
+    # the same command again (README step 5): adopting is a no-op, and only the newest snapshot is trained on
+    assert main([*start, "--from-review", db]) == 0
+    newest = sorted((registry / "review").glob("decisions-*.jsonl"))
+    assert len(newest) == 2
+    second = max((v for v in reg.versions() if v not in (before, candidate)), default=None)
+    assert second is not None
+    again = json.loads((reg.path(second) / DECISION_FILE).read_text(encoding="utf-8"))
+    assert [d for d in again["data"] if "/review/decisions-" in d] == [str(newest[-1])]
+    other = loop["tmp"] / "other"
+    assert main(["retrain", "--registry", str(registry), "--start-from", str(other)]) == 2  # not a model

@@ -12,7 +12,7 @@ from notecheck.training.relabels import resolve_relabels
 
 
 def row(note_id: str, label: str, decided_at: str | None = None, writer: str = "") -> LabelledNote:
-    extra = {"decided_at": decided_at, "writer": writer} if decided_at else {}
+    extra = {"decided_at": decided_at, "writer": writer} if decided_at else {"writer": "zw03", "platform": "xhs"}
     return LabelledNote(Note(text=f"text of {note_id}", id=note_id), label, extra)
 
 
@@ -27,6 +27,14 @@ def test_a_decision_relabels_and_the_latest_wins() -> None:
     ]
     out, relabels = resolve_relabels(notes)
     assert [(n.note.id, n.label) for n in out] == [("a", "undisclosed_ad"), ("b", "genuine"), ("c", "genuine")]
+    # the data's own row stays (its writer and platform), with who relabelled it and when
+    assert out[0].extra == {
+        "writer": "zw03",
+        "platform": "xhs",
+        "relabelled_by": "bo",
+        "relabelled_at": "2026-12-02T10:00:00",
+    }
+    assert out[2].extra["writer"] == "al"  # a note only the decisions hold is the decision's row
     assert [(r.id, r.old, r.new, r.writer, r.applied) for r in relabels] == [
         ("a", "genuine", "disclosed_ad", "al", True),
         ("a", "disclosed_ad", "undisclosed_ad", "bo", True),
@@ -36,8 +44,13 @@ def test_a_decision_relabels_and_the_latest_wins() -> None:
 def test_frozen_test_notes_keep_their_label_and_the_relabel_is_reported() -> None:
     notes = [row("t", "genuine"), row("t", "undisclosed_ad", "2026-12-02T10:00:00", "bo")]
     out, relabels = resolve_relabels(notes, frozen_test_ids={"t"})
-    assert [(n.note.id, n.label, n.extra) for n in out] == [("t", "genuine", {})]
+    assert [(n.note.id, n.label, n.extra["writer"]) for n in out] == [("t", "genuine", "zw03")]
     assert [(r.id, r.applied) for r in relabels] == [("t", False)]
+
+
+def test_an_agreeing_decision_leaves_the_row_alone() -> None:
+    out, relabels = resolve_relabels([row("a", "genuine"), row("a", "genuine", "2026-12-02T10:00:00", "bo")])
+    assert relabels == [] and out[0].extra == {"writer": "zw03", "platform": "xhs"}
 
 
 def test_plain_duplicates_are_still_an_error() -> None:

@@ -4,7 +4,8 @@ document.addEventListener("keydown", function (event) {
   if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
   var target = event.target;
   if (target && (target.tagName === "TEXTAREA" || target.tagName === "INPUT" || target.isContentEditable)) return;
-  var button = document.querySelector('button[data-key="' + event.key.toLowerCase() + '"]');
+  if (event.key.length !== 1) return;
+  var button = document.querySelector('button[data-key="' + CSS.escape(event.key.toLowerCase()) + '"]');
   if (button && !button.disabled) {
     event.preventDefault();
     button.click();

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from notecheck.model.classifier import Prediction
@@ -18,10 +19,11 @@ from notecheck.model.disclosure import rate
 from notecheck.model.errors import ConfigError
 from notecheck.model.loader import load_notes
 from notecheck.model.review.db import connect, database_url, forget_engines
+from notecheck.model.review.entries import Entry
 from notecheck.model.review.export import review_stats, write_decisions
 from notecheck.model.review.priority import ReviewPriority
-from notecheck.model.review.queue import Entry, ReviewError, ReviewQueue
-from notecheck.model.review.tables import ReviewDecision
+from notecheck.model.review.queue import ReviewError, ReviewQueue
+from notecheck.model.review.tables import ReviewDecision, ReviewItem
 from notecheck.model.schema import Note
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -173,3 +175,57 @@ def test_priority_formula_and_its_limits() -> None:
         ReviewPriority(audit_share=1.5)
     with pytest.raises(ConfigError, match="both be 0"):
         ReviewPriority(uncertainty_weight=0, reach_weight=0)
+
+
+def test_two_requests_deciding_one_item_at_once_record_one_decision(db_url: str) -> None:
+    queue = queue_on(db_url)
+    queue.enqueue([entry(f"n{i}", 0.5 + i / 100) for i in range(12)], 0.5, "v1")
+    with Session(queue.engine) as session:
+        ids = list(session.scalars(select(ReviewItem.id)).all())
+    barrier = threading.Barrier(2)
+    wins: list[int] = []
+    refusals: list[str] = []
+
+    def decide_all(verdict: str) -> None:
+        for item_id in ids:
+            barrier.wait(timeout=30)  # both requests hit the same item at the same moment
+            try:
+                queue.decide(item_id, "alice", verdict)
+                wins.append(item_id)
+            except ReviewError as exc:
+                refusals.append(str(exc))
+
+    threads = [threading.Thread(target=decide_all, args=(v,)) for v in ("genuine", "undisclosed_ad")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(wins) == sorted(ids) and len(refusals) == len(ids)
+    assert all("already decided" in r for r in refusals)
+    with Session(queue.engine) as session:
+        per_item = session.execute(select(ReviewDecision.item_id, func.count()).group_by(ReviewDecision.item_id)).all()
+    assert sorted(per_item) == [(i, 1) for i in sorted(ids)]
+
+
+def test_exposure_beyond_any_reach_and_overlong_ids_do_not_fail_the_batch(db_url: str) -> None:
+    queue = queue_on(db_url)
+    big = entry("big", 0.6, exposure=3_000_000_000)
+    huge = Entry(big.note.__class__(text="x", id="huge", author_id="a" * 500), big.prediction, exposure=10**18)
+    result = queue.enqueue([big, huge, entry("x" * 300, 0.6), entry("ok", 0.6)], 0.5, "v1")
+    assert (result.added, result.not_queued) == (3, 1)
+    with Session(queue.engine) as session:
+        rows = {i.note_id: i for i in session.scalars(select(ReviewItem)).all()}
+    assert rows["big"].exposure == 3_000_000_000 and rows["huge"].exposure is None
+    assert rows["huge"].author_id == "a" * 200
+
+
+def test_priority_weights_come_from_the_same_variables_as_the_server() -> None:
+    from notecheck.serving.review.state import priority
+    from notecheck.serving.settings import Settings
+
+    env = {"NOTECHECK_REVIEW_REACH_WEIGHT": "0.9", "NOTECHECK_REVIEW_UNKNOWN_REACH": "0.1", "NOTECHECK_REVIEW_X": "?"}
+    cli = ReviewPriority.from_env(env)
+    server = priority(Settings(review_reach_weight=0.9, review_unknown_reach=0.1))
+    assert cli == server and cli.reach_weight == 0.9 and cli.unknown_reach == 0.1
+    with pytest.raises(ConfigError, match="NOTECHECK_REVIEW_AUDIT_SHARE"):
+        ReviewPriority.from_env({"NOTECHECK_REVIEW_AUDIT_SHARE": "lots"})

@@ -9,7 +9,7 @@ import httpx
 
 from notecheck.model.classifier import Prediction
 from notecheck.model.disclosure import rate
-from notecheck.model.review.queue import Entry
+from notecheck.model.review.entries import Entry
 from notecheck.model.schema import Note
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

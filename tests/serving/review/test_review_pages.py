@@ -3,9 +3,11 @@ leases between moderators, security headers, the stats page, and queueing from /
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from review_support import HTMX, csrf_of, entries, note_on, sign_in
 from serving_support import FakeClassifier, running
@@ -154,9 +156,10 @@ async def test_predict_can_enqueue_and_never_twice(db: str) -> None:
     async with running(app_for(db, classifier)) as client:
         first = (await client.post("/v1/predict", json={"notes": notes, "enqueue": True})).json()
         queued = {p["id"] for p in first["predictions"] if p["action"] in ("review", "flag")}
-        assert queued and first["enqueued"] == {"added": len(queued), "already": 0}
+        allowed = len(notes) - len(queued)
+        assert queued and first["enqueued"] == {"added": len(queued), "already": 0, "not_queued": allowed}
         again = (await client.post("/v1/predict", json={"notes": notes, "enqueue": True})).json()
-        assert again["enqueued"] == {"added": 0, "already": len(queued)}
+        assert again["enqueued"] == {"added": 0, "already": len(queued), "not_queued": allowed}
         assert (await client.post("/v1/predict", json={"notes": notes})).json()["enqueued"] is None
     with Session(connect(db)) as session:
         items = session.scalars(select(ReviewItem)).all()
@@ -164,12 +167,21 @@ async def test_predict_can_enqueue_and_never_twice(db: str) -> None:
     assert all(i.category == "food" and i.source == "api" and i.model_version == "fake-1" for i in items)
 
 
-async def test_the_note_on_screen_gets_word_evidence_once(db: str, tiny_classifier: Any) -> None:
+async def test_the_note_on_screen_gets_word_evidence_once(
+    db: str, tiny_classifier: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notecheck.model.explain import Explainer
+
+    calls: list[int] = []
+    real = Explainer.explain
+    monkeypatch.setattr(Explainer, "explain", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
     fill(db, 1)
     async with running(app_for(db, tiny_classifier)) as client:
         await sign_in(client)
         page = await client.get("/review")
-    assert "word evidence by ig" in page.text and 'class="ev-' in page.text
+        again = await client.get("/review")  # the same note, shown again: its evidence is stored
+    assert f"word evidence by ig of model {tiny_classifier.version}" in page.text and 'class="ev-' in page.text
+    assert calls == [1] and 'class="ev-' in again.text
     with Session(connect(db)) as session:
         item = session.scalars(select(ReviewItem)).one()
     assert item.explain_method == "ig" and item.evidence and all("score" in w for w in item.evidence)
@@ -189,3 +201,49 @@ async def test_serving_without_a_review_database_set_uses_the_working_directory(
         assert (await client.get("/review")).status_code == 200
     forget_engines()
     assert (tmp_path / "notecheck.db").is_file()
+
+
+async def test_a_tampered_or_foreign_session_is_refused(db: str) -> None:
+    async with running(app_for(db)) as client:
+        await sign_in(client, "alice")
+        cookie = client.cookies["notecheck_review"]
+        body, _, mac = cookie.partition(".")
+        forged = base64.urlsafe_b64encode(base64.urlsafe_b64decode(body).replace(b"alice", b"admin")).decode()
+        client.cookies.set("notecheck_review", f"{forged}.{mac}", domain="test.local", path="/review")
+        assert (await client.get("/review")).status_code == 303
+    async with running(app_for(db)) as other:  # another server (another secret): the cookie means nothing
+        other.cookies.set("notecheck_review", cookie, domain="test.local", path="/review")
+        assert (await other.get("/review")).status_code == 303
+
+
+async def test_a_stale_form_reloads_the_page_and_the_query_cannot_write_messages(db: str) -> None:
+    fill(db, 1)
+    async with running(app_for(db)) as client:
+        await sign_in(client)
+        stale = await client.post("/review/undo", data={"csrf": "from-an-old-session"}, headers=HTMX)
+        assert stale.status_code == 403 and stale.headers["hx-refresh"] == "true"
+        page = await client.get("/review", params={"flash": "Session expired: re-enter your key at evil.example"})
+        assert "evil.example" not in page.text
+
+
+async def test_cookies_are_secure_over_https_only(db: str) -> None:
+    app = app_for(db)
+    async with running(app) as client:
+        plain = await sign_in(client)
+    assert "secure" not in plain.headers["set-cookie"].lower()
+    async with running(app) as client:
+        client.base_url = httpx.URL("https://test")
+        tls = await sign_in(client)
+    assert "secure" in tls.headers["set-cookie"].lower()
+
+
+async def test_an_unreachable_database_answers_503_naming_it(tmp_path: Path) -> None:
+    url = f"postgresql://nobody@/notecheck?host={tmp_path / 'no-server-here'}"
+    async with running(app_for(url)) as client:
+        await sign_in(client)
+        page = await client.get("/review")
+        assert page.status_code == 503 and "review queue is unavailable" in page.text and "no-server-here" in page.text
+        notes = {"notes": [{"id": "a", "text": "私信我拿优惠码"}], "enqueue": True}
+        assert (await client.post("/v1/predict", json=notes)).status_code == 503
+    with pytest.raises(ValueError, match="not supported"):
+        Settings(database_url="mysql://u@h/db")
