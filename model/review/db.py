@@ -15,6 +15,7 @@ import importlib.util
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 ENV = "NOTECHECK_DATABASE_URL"
 DEFAULT_URL = "sqlite:///notecheck.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_RETRY_S = 1.0
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -75,7 +77,11 @@ def connect(url: str | None = None) -> Engine:
         if engine is None:
             engine = _engine(resolved)
             try:
-                upgrade(engine)
+                try:
+                    upgrade(engine)
+                except SQLAlchemyError:  # another process migrating the same new database at this moment
+                    time.sleep(MIGRATION_RETRY_S)
+                    upgrade(engine)  # now it sees their tables and version, and has nothing left to do
             except SQLAlchemyError as exc:
                 engine.dispose()
                 raise ConfigError(f"review database {safe_url(resolved)}: {_first_line(exc)}") from exc

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -229,3 +231,13 @@ def test_priority_weights_come_from_the_same_variables_as_the_server() -> None:
     assert cli == server and cli.reach_weight == 0.9 and cli.unknown_reach == 0.1
     with pytest.raises(ConfigError, match="NOTECHECK_REVIEW_AUDIT_SHARE"):
         ReviewPriority.from_env({"NOTECHECK_REVIEW_AUDIT_SHARE": "lots"})
+
+
+def test_two_processes_creating_one_new_database_both_end_up_connected(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = f"from notecheck.model.review.db import connect; connect({url!r}); print('ok')"
+    runs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    assert [r.communicate(timeout=120)[0].strip() for r in runs] == ["ok"] * 3
+    queue = queue_on(url)
+    assert queue.enqueue([entry("n1", 0.6)], 0.5, "v").added == 1
+    forget_engines()
