@@ -32,12 +32,13 @@ from notecheck.model.errors import NotecheckError  # noqa: E402
 
 log = logging.getLogger("benchmarks.run_all")
 #: run order: quality on unseen writers first (the headline), then the profile (it informs the speed
-#: benchmarks), training and explanations last
+#: benchmarks), the server's memory over a long load, training and explanations last
 BENCHMARKS = (
     "generalization",
     "inference_profile",
     "offline_throughput",
     "serving_load",
+    "soak",
     "training_speed",
     "explain_cost",
 )

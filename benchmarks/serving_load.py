@@ -76,18 +76,27 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(config: LoadConfig, batching: bool, log_path: Path) -> Iterator[str]:
     """`notecheck serve` in a subprocess on loopback; yields its base URL once ready, always stops it."""
+    settings = {"RUNTIME": config.runtime, "BATCHING": "true" if batching else "false"}
+    with server_process(config.model, settings, log_path) as (url, _proc):
+        log.info("server ready on %s (batching %s)", url, "on" if batching else "off")
+        yield url
+
+
+@contextlib.contextmanager
+def server_process(
+    model: Path, settings: dict[str, str], log_path: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`notecheck serve` in a subprocess on loopback and a free port, `settings` given as `NOTECHECK_<KEY>`
+    and `extra_env` as is; yields (base URL, process) once `/readyz` says 200, and always stops it."""
     import httpx
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTECHECK_")}
     env.update(
-        NOTECHECK_MODEL_DIR=str(config.model),
-        NOTECHECK_HOST=HOST,
-        NOTECHECK_PORT=str(port),
-        NOTECHECK_RUNTIME=config.runtime,
-        NOTECHECK_BATCHING="true" if batching else "false",
-        TOKENIZERS_PARALLELISM="false",
+        NOTECHECK_MODEL_DIR=str(model), NOTECHECK_HOST=HOST, NOTECHECK_PORT=str(port), TOKENIZERS_PARALLELISM="false"
     )
+    env.update({f"NOTECHECK_{key.upper()}": value for key, value in settings.items()})
+    env.update(extra_env or {})
     cmd = [sys.executable, "-m", "notecheck", "serve"]
     with log_path.open("w", encoding="utf-8") as out:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -103,8 +112,7 @@ def running_server(config: LoadConfig, batching: bool, log_path: Path) -> Iterat
             if time.monotonic() > deadline:
                 raise BenchmarkError(f"server not ready after {READY_TIMEOUT_S:.0f}s: {log_path.read_text()[-1500:]}")
             time.sleep(0.5)
-        log.info("server ready on %s (batching %s)", url, "on" if batching else "off")
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

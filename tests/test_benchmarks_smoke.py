@@ -92,3 +92,31 @@ def test_the_default_recipe_is_the_best_cross_writer_one_close_to_the_best_in_di
     assert choose_recipe({"a": (0.80, 0.95), "b": (0.85, 0.945), "c": (0.86, 0.90)}) == "b"
     assert choose_recipe({"a": (0.80, 0.95), "b": (0.85, 0.93)}) == "a"
     assert choose_recipe({"a": (0.80, 0.95), "b": (0.85, 0.93)}, tolerance=0.05) == "b"
+
+
+def test_soak_summary_reads_rss_at_warm_up_and_end_and_counts_failures_by_status() -> None:
+    from benchmarks.soak import SoakConfig, request_bodies, request_sizes, summarise, thin
+    from notecheck.model.schema import Note
+
+    sizes = request_sizes(100, 16, 2.0, seed=0)
+    assert len(sizes) == 100 and min(sizes) == 1 and max(sizes) <= 16 and sizes.count(1) > 50
+    bodies, counts = request_bodies([Note(text=f"note {i}", id=str(i)) for i in range(7)], [3, 16])
+    assert counts == [3, 16] and bodies[1].count(b'"text"') == 16
+
+    config = SoakConfig(Path("unused"), requests=10, warmup_share=0.2)
+    # (seconds, requests answered, RSS MiB): 1,000 MiB after 2 requests, 1,100 at the end, a 1,300 spike
+    samples = [(0.0, 0, 900.0), (1.0, 2, 1000.0), (2.0, 5, 1300.0), (3.0, 10, 1100.0), (5.0, 10, 1050.0)]
+    load = {
+        "statuses": {"200": 9, "429": 1},
+        "ok_notes": 18,
+        "seconds": 3.0,
+        "started": 0.0,
+        "done_at": [0.2 * (i + 1) for i in range(10)],
+    }
+    summary = summarise(config, samples, load, [2] * 10)
+    assert (summary["rss_after_warmup_mib"], summary["rss_end_mib"], summary["rss_peak_mib"]) == (1000, 1100, 1300)
+    assert summary["ratio_end_to_warmup"] == pytest.approx(1.1) and summary["target_met"]
+    assert summary["rss_idle_after_mib"] == 1050
+    assert summary["checkpoints"]["50%"] == 1300 and summary["checkpoints"]["100%"] == 1100
+    assert summary["non_200_by_status"] == {"429": 1} and summary["notes_per_s"] == pytest.approx(6.0)
+    assert thin(samples, keep=2)[-1] == [5.0, 10, 1050.0]
