@@ -49,6 +49,7 @@ from benchmarks.common import (  # noqa: E402
 )
 from benchmarks.offline_throughput import RECOMMENDED_RUNTIME  # noqa: E402
 from benchmarks.serving_load import server_process  # noqa: E402
+from notecheck.model.options import RUNTIMES  # noqa: E402
 from notecheck.model.schema import Note  # noqa: E402
 
 log = logging.getLogger("benchmarks.soak")
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model directory (default runs/default)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 300 requests")
     parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--runtime", default=RECOMMENDED_RUNTIME, choices=["fp32", "bf16", "int8"])
+    parser.add_argument("--runtime", default=RECOMMENDED_RUNTIME, choices=RUNTIMES)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--burst-concurrency", type=int, default=96)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="server NOTECHECK_<KEY>")

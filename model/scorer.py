@@ -72,12 +72,16 @@ class TransformerScorer:
         max_length: int,
         batch_size: int = 32,
         max_tokens: int = 8192,
+        pad_multiple: int = 1,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        # A batch's width is padded up to a multiple of this (never past max_length): a long-running server
+        # then sees a bounded set of shapes, and CPU kernels and the allocator stop meeting new ones.
+        self.pad_multiple = max(1, pad_multiple)
         self.runtime = "fp32"  # what `load` resolved (`auto` becomes bf16 or fp32)
 
     @classmethod
@@ -127,8 +131,10 @@ class TransformerScorer:
         return (ids[keep] + ids[-1:], offsets[keep] + offsets[-1:]) if len(ids) > self.max_length else (ids, offsets)
 
     def collate(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
-        """Right-pad a batch of id lists to its longest member."""
-        width = max(len(s) for s in ids)
+        """Right-pad a batch of id lists to its longest member, rounded up to a multiple of `pad_multiple`
+        (the attention mask hides the padding: the logits do not change beyond float noise)."""
+        longest = max(len(s) for s in ids)
+        width = max(longest, min(-(-longest // self.pad_multiple) * self.pad_multiple, self.max_length))
         pad = self.tokenizer.pad_token_id or 0
         input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
         mask = torch.zeros((len(ids), width), dtype=torch.long)

@@ -20,6 +20,7 @@ from notecheck.model.errors import ConfigError, NotecheckError
 from notecheck.serving.batcher import Batcher
 from notecheck.serving.body_limit import BodyLimitMiddleware
 from notecheck.serving.error_handlers import install_error_handlers
+from notecheck.serving.memory import trim_heap
 from notecheck.serving.metrics import Metrics
 from notecheck.serving.model_state import Loader, ModelState, Predictor, batcher_config, load_and_warm
 from notecheck.serving.openapi import install_openapi
@@ -102,7 +103,10 @@ async def _bring_up(
         if on_load_failure is not None:
             on_load_failure(exc)
         return
-    batcher = Batcher(model.predict, batcher_config(settings, model.metadata.max_length), metrics.observe_batch)
+    on_idle = trim_heap if settings.malloc_trim else None  # freed memory goes back to the system between bursts
+    batcher = Batcher(
+        model.predict, batcher_config(settings, model.metadata.max_length), metrics.observe_batch, on_idle
+    )
     await batcher.start()
     metrics.watch_queue(lambda: batcher.depth, lambda: batcher.dropped)
     state.ready(model, batcher)

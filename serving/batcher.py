@@ -8,6 +8,8 @@ queue and form the next batch together: under load, batches grow by themselves.
 
 The queue is bounded: a request whose notes do not all fit raises `QueueFull` (HTTP 429 with Retry-After).
 A client that leaves cancels its futures; its items are dropped when reached and never scored.
+Once the queue has stayed empty for `idle_s` after some work, `on_idle` runs once in the worker thread
+(`notecheck serve` gives freed memory back to the system there: `serving.memory.trim_heap`).
 Tokens are only *estimated* here (from character counts); tokenization happens only inside `predict`.
 """
 
@@ -62,6 +64,7 @@ class BatcherConfig:
     queue_max_notes: int  # queued notes beyond which requests are refused
     token_cap: int  # a note counts at most this many tokens (the model truncates at max_length)
     coalesce: bool = True  # False: a batch is exactly one request's notes (batching off, for benchmarks)
+    idle_s: float = 0.05  # how long the queue stays empty after some work before `on_idle` runs
 
 
 @dataclass(frozen=True)
@@ -99,15 +102,23 @@ def estimate_tokens(note: Note, cap: int) -> int:
 class Batcher:
     """Coalesces notes from concurrent requests into model batches. `start()` before `submit()`.
 
-    `observer`, if given, is called on the event loop with a `BatchStats` after every batch.
+    `observer`, if given, is called on the event loop with a `BatchStats` after every batch. `on_idle`, if
+    given, runs in the worker thread (never beside a batch) once per idle spell: after `config.idle_s` with
+    nothing queued, following at least one batch.
     """
 
     def __init__(
-        self, predict: PredictFn, config: BatcherConfig, observer: Callable[[BatchStats], None] | None = None
+        self,
+        predict: PredictFn,
+        config: BatcherConfig,
+        observer: Callable[[BatchStats], None] | None = None,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         self._predict = predict
         self.config = config
         self._observer = observer
+        self._on_idle = on_idle
+        self._worked = False  # a batch ran since `on_idle` last did
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=config.queue_max_notes)
         self._carry: _Item | None = None  # taken from the queue but over the last batch's budget
         self._groups = itertools.count()
@@ -117,6 +128,7 @@ class Batcher:
         self.batches = 0
         self.scored = 0
         self.dropped = 0
+        self.idle_calls = 0
 
     @property
     def depth(self) -> int:
@@ -213,12 +225,31 @@ class Batcher:
             self.dropped += 1
 
     async def _first(self) -> _Item:
-        """Wait as long as it takes for a wanted item: the start of the next batch."""
+        """Wait as long as it takes for a wanted item: the start of the next batch. The first time the
+        wait lasts `idle_s` after some work, run `on_idle`."""
         while True:
-            item = await self._queue.get()
+            if self._on_idle is not None and self._worked and self._queue.empty():
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), self.config.idle_s)
+                except TimeoutError:
+                    await self._idle()
+                    continue
+            else:
+                item = await self._queue.get()
             if not item.future.cancelled():
                 return item
             self.dropped += 1
+
+    async def _idle(self) -> None:
+        """Run `on_idle` in the worker thread; a failure is logged, never raised."""
+        self._worked = False
+        if self._on_idle is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._on_idle)
+        except Exception:  # noqa: BLE001 - housekeeping must never stop serving
+            log.exception("batcher: idle hook failed")
+        self.idle_calls += 1
 
     async def _collect(self) -> list[_Item]:
         """Cut the next batch: by token budget, note count and wait time (or by request, if not coalescing)."""
@@ -266,6 +297,7 @@ class Batcher:
 
     async def _execute(self, items: list[_Item]) -> None:
         loop = asyncio.get_running_loop()
+        self._worked = True
         notes = [item.note for item in items]
         started = time.perf_counter()
         try:

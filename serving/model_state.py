@@ -45,10 +45,11 @@ class ModelNotReady(NotecheckError):
 
 
 def default_loader(settings: Settings) -> Classifier:
-    """`Classifier.from_pretrained(NOTECHECK_MODEL_DIR, runtime=NOTECHECK_RUNTIME)`."""
+    """`Classifier.from_pretrained(NOTECHECK_MODEL_DIR, runtime=NOTECHECK_RUNTIME)`, batches padded to
+    multiples of `NOTECHECK_PAD_MULTIPLE` tokens."""
     if settings.model_dir is None:
         raise ConfigError("NOTECHECK_MODEL_DIR: not set, so there is no model to serve")
-    return Classifier.from_pretrained(settings.model_dir, runtime=settings.runtime)
+    return Classifier.from_pretrained(settings.model_dir, runtime=settings.runtime, pad_multiple=settings.pad_multiple)
 
 
 def load_and_warm(settings: Settings, classifier: Predictor | None, loader: Loader | None) -> Predictor:
@@ -79,6 +80,7 @@ def batcher_config(settings: Settings, max_length: int) -> BatcherConfig:
         queue_max_notes=settings.queue_max_notes,
         token_cap=max_length,
         coalesce=settings.batching,
+        idle_s=settings.malloc_trim_idle_ms / 1000,
     )
 
 

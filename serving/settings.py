@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     batching: bool = True  # False: each request's notes run alone (for benchmarks)
     queue_max_notes: int = Field(1024, ge=1, le=1_000_000)  # bounded queue: beyond it, HTTP 429
     runtime: Runtime = DEFAULT_RUNTIME
+    # a long-running server's memory (serving/memory.py; measured by benchmarks/soak.py)
+    pad_multiple: int = Field(16, ge=1, le=512)  # a batch's token length is padded up to a multiple: few shapes
+    malloc_trim: bool = True  # give freed memory back to the system once the queue is idle (glibc only)
+    malloc_trim_idle_ms: float = Field(50.0, ge=0, le=60_000)  # how long the queue stays empty before that
+    malloc_arena_max: int = Field(2, ge=0, le=1024)  # malloc heaps, set by `notecheck serve` (0: glibc default)
     log_text: bool = False  # put note text into request logs (off: notes are personal data)
     # the review workspace (/review) and its queue
     database_url: str | None = None  # unset: sqlite:///notecheck.db in the working directory

@@ -247,3 +247,59 @@ def test_estimate_tokens() -> None:
     assert estimate_tokens(Note(text="a" * 40), cap=256) == 2 + 10
     assert estimate_tokens(Note(text="a" * 40, title="标题"), cap=256) == 2 + 2 + 11  # title + newline
     assert estimate_tokens(Note(text="字" * 20_000), cap=256) == 256
+
+
+async def test_the_idle_hook_runs_once_per_idle_spell_in_the_worker_thread_and_never_before_work() -> None:
+    fake = FakeClassifier()
+    threads: list[str] = []
+    batcher = Batcher(
+        fake.predict, config(idle_s=0.01), on_idle=lambda: threads.append(threading.current_thread().name)
+    )
+    await batcher.start()
+    try:
+        await asyncio.sleep(0.05)
+        assert batcher.idle_calls == 0  # nothing ran yet: nothing to give back
+        await batcher.submit(notes("a", 3))
+        await until(lambda: batcher.idle_calls == 1)
+        await asyncio.sleep(0.05)
+        assert batcher.idle_calls == 1  # once per idle spell, not on every timeout
+        await batcher.submit(notes("b", 1))
+        await until(lambda: batcher.idle_calls == 2)
+    finally:
+        await batcher.stop()
+    assert len(threads) == 2 and all(name.startswith("notecheck-predict") for name in threads)
+
+
+async def test_the_idle_hook_waits_while_work_is_queued() -> None:
+    gate = threading.Event()
+    fake = FakeClassifier(gate=gate)
+    calls: list[int] = []
+    batcher = Batcher(fake.predict, config(idle_s=0.0, max_wait_s=0.0), on_idle=lambda: calls.append(len(fake.batches)))
+    await batcher.start()
+    try:
+        first = asyncio.create_task(batcher.submit(notes("a", 1)))
+        await until(fake.busy.is_set)
+        second = asyncio.create_task(batcher.submit(notes("b", 1)))  # queued behind the running batch
+        await until(lambda: batcher.depth == 1)
+        gate.set()
+        await asyncio.gather(first, second)
+        await until(lambda: batcher.idle_calls == 1)
+    finally:
+        await batcher.stop()
+    assert calls == [2]  # only after both batches: never between them while the second waited
+
+
+async def test_a_failing_idle_hook_is_logged_and_serving_goes_on() -> None:
+    fake = FakeClassifier()
+
+    def broken() -> None:
+        raise OSError("no heap to trim")
+
+    batcher = Batcher(fake.predict, config(idle_s=0.0), on_idle=broken)
+    await batcher.start()
+    try:
+        await batcher.submit(notes("a", 1))
+        await until(lambda: batcher.idle_calls == 1)
+        assert [p.id for p in await batcher.submit(notes("b", 2))] == ["b-0", "b-1"]
+    finally:
+        await batcher.stop()
