@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from notecheck.model.review.export import ReviewStats
 
@@ -46,7 +46,7 @@ def stats_plots(stats: ReviewStats) -> list[Plot]:
     import matplotlib
 
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # a missing fallback font is fine
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(cast(Any, STYLE)):
         return _plots(stats)
 
 

@@ -339,10 +339,11 @@ async def test_the_real_tiny_model_through_the_default_loader(
 ) -> None:
     notes = [Note(text="今天去了新开的咖啡店，拿铁一般。", id="zh"), Note(text="Use my code ANNA15 #ad", id="en")]
     payload = {"notes": [{"id": n.id, "text": n.text} for n in notes]}
-    async with running(create_app(Settings(model_dir=tiny_model_dir))) as client:
+    async with running(create_app(Settings(model_dir=tiny_model_dir, runtime="fp32"))) as client:  # as `direct`
         r = await client.post("/v1/predict", json=payload)
         info = (await client.get("/v1/info")).json()
     direct = tiny_classifier.predict(notes)
+    assert info["runtime"] == "fp32"
     got = r.json()
     assert r.status_code == 200 and got["model_version"] == "tiny-0" == info["model_version"]
     for answer, expected in zip(got["predictions"], direct, strict=True):
