@@ -1,7 +1,8 @@
 """The transformer backend: the one place where notes become token ids and token ids become logits.
 
-Inference sorts notes by token length and cuts batches by a token budget, so a batch of short notes is
-not padded to the length of one long note; batches run under `torch.inference_mode()`.
+Inference sorts notes by token length and cuts batches by a token budget where padding would cost more than
+another forward pass (`model.batch_plan`), so a batch of short notes is not padded to the length of one long
+note; batches run under `torch.inference_mode()`, or in OpenVINO (`model.openvino_runtime`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from notecheck.model.batch_plan import plan_batches
 from notecheck.model.errors import ModelLoadError, first_line
 from notecheck.model.metadata import FIX
 from notecheck.model.model_dir import TOKENIZER_FILE, WEIGHT_FILES, check_transformer_files
@@ -147,13 +149,16 @@ class TransformerScorer:
         """Logits for each text, in input order."""
         enc = self.encode(texts)
         logits = np.zeros((len(texts), 2), dtype=np.float32)
-        device = next(self.model.parameters()).device
         with torch.inference_mode():
-            for batch in length_batches([len(s) for s in enc.ids], self.batch_size, self.max_tokens):
-                inputs = {k: v.to(device) for k, v in self.collate([enc.ids[i] for i in batch]).items()}
-                out = self.model(**inputs).logits.float().cpu().numpy()
-                logits[batch] = out
+            for batch in plan_batches([len(s) for s in enc.ids], self.batch_size, self.max_tokens):
+                logits[batch] = self.forward(self.collate([enc.ids[i] for i in batch]))
         return Scores(logits=logits, n_tokens=enc.n_tokens, truncated=enc.truncated)
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+        """(n, 2) float32 logits of one collated batch (`model.openvino_runtime` runs it in OpenVINO)."""
+        device = next(self.model.parameters()).device
+        logits: np.ndarray = self.model(**{k: v.to(device) for k, v in inputs.items()}).logits.float().cpu().numpy()
+        return logits
 
 
 def resolve_runtime(runtime: str) -> str:
