@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-#: Inference precisions (`model.scorer.apply_runtime`): fp32 is exact; bf16 and int8 trade a little accuracy
-#: for speed on CPUs with the matching instructions; `auto` is bf16 where the CPU has native bf16 (AVX512-BF16
-#: or AMX), else fp32 (`model.scorer.resolve_runtime`).
-Runtime = Literal["auto", "fp32", "bf16", "int8"]
+#: Inference runtimes (`model.scorer.apply_runtime`): torch fp32 is exact; bf16 and int8 trade a little accuracy
+#: for speed on CPUs with the matching instructions; `openvino` runs the same model compiled by OpenVINO, in bf16
+#: where the CPU has native bf16 (AVX512-BF16 or AMX), else fp32 (`model.openvino_runtime`). `auto` is openvino
+#: where installed, else bf16 where native, else fp32 (`model.scorer.resolve_runtime`).
+Runtime = Literal["auto", "fp32", "bf16", "int8", "openvino"]
 RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
 DEFAULT_RUNTIME: Runtime = "auto"
 

@@ -101,6 +101,13 @@ def build_tiny_classifier(directory: Path, seed: int = 0) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _conversion_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Models converted for the openvino runtime go to a session folder, never the user's cache (subprocesses
+    the tests start inherit it)."""
+    os.environ["NOTECHECK_CACHE_DIR"] = str(tmp_path_factory.mktemp("notecheck-cache"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved tiny random classifier directory. Copy it before changing it."""

@@ -22,8 +22,8 @@ ModelDir = Annotated[Path, typer.Option("--model", metavar="DIR", help="model di
 RuntimeOption = Annotated[
     Runtime,
     typer.Option(
-        help="inference precision: auto = bf16 on CPUs with native bf16, else fp32 (exact); int8 is faster but "
-        "loses accuracy"
+        help="inference runtime: auto = openvino (compiled once per model and cached; bf16 on CPUs with native "
+        "bf16, else fp32), else torch bf16 or fp32; fp32 is exact; int8 is faster but loses accuracy"
     ),
 ]
 DataFiles = Annotated[

@@ -48,8 +48,10 @@ def test_fused_linear_keeps_parameter_names_and_falls_back_for_gradients() -> No
 def test_auto_runtime_is_bf16_only_where_the_cpu_has_native_bf16(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
 ) -> None:
+    import notecheck.model.openvino_runtime as openvino_runtime
     import notecheck.model.scorer as scorer
 
+    monkeypatch.setattr(openvino_runtime, "openvino_available", lambda: False)  # else `auto` is openvino
     monkeypatch.setattr(scorer, "bf16_is_fast", lambda: fast)
     assert scorer.resolve_runtime("auto") == ("bf16" if fast else "fp32")
     assert scorer.resolve_runtime("int8") == "int8"
