@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Literal
 
 from notecheck.model.schema import Rating
@@ -274,6 +275,12 @@ def _negated(source: str, start: int) -> bool:
     return bool((_TAG_NEGATION if source[start] in "#＃" else _NEGATION).search(window))
 
 
+#: `find_markers` remembers this many recent (text, field) answers: `predict` reads each note's text when it
+#: masks it, rates it and lists its signals, and the rules cost about a millisecond per text.
+MARKER_CACHE_SIZE = 2048
+MARKER_CACHE_MAX_CHARS = 4096  # longer texts are not remembered (bounds the cache's memory)
+
+
 def find_markers(text: str, field: Field = "text") -> list[Marker]:
     """All disclosure markers in `text`, in order, never overlapping (strong ones win overlaps).
 
@@ -282,6 +289,17 @@ def find_markers(text: str, field: Field = "text") -> list[Marker]:
     >>> find_markers("在广告公司上班，不是广告")
     []
     """
+    if len(text) > MARKER_CACHE_MAX_CHARS:
+        return list(_find_markers(text, field))
+    return list(_remembered_markers(text, field))
+
+
+@lru_cache(maxsize=MARKER_CACHE_SIZE)
+def _remembered_markers(text: str, field: Field) -> tuple[Marker, ...]:
+    return _find_markers(text, field)
+
+
+def _find_markers(text: str, field: Field) -> tuple[Marker, ...]:
     friends = [m.span() for m in _FALSE_FRIENDS.finditer(text)]
     found: dict[Strength, list[tuple[int, int]]] = {"strong": [], "weak": []}
     for pattern, strength in _RULES:
@@ -295,7 +313,7 @@ def find_markers(text: str, field: Field = "text") -> list[Marker]:
         for start, end in sorted(found[strength], key=lambda span: (span[0], -span[1])):
             if all(end <= t.start or start >= t.end for t in taken):
                 taken.append(Marker(start, end, text[start:end], strength, field))
-    return sorted(taken, key=lambda m: m.start)
+    return tuple(sorted(taken, key=lambda m: m.start))
 
 
 def _trailing_block_start(text: str) -> tuple[int, int]:

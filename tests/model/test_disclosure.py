@@ -263,3 +263,24 @@ def test_to_dict_is_json_serialisable() -> None:
         "reason": "#广告 buried among 4 trailing hashtags, otherwise only weak wording (#sp)",
     }
     assert isinstance(disclosure, Disclosure) and isinstance(disclosure.markers, tuple)
+
+
+def test_remembered_markers_are_the_same_answer_and_a_fresh_list_each_time() -> None:
+    import notecheck.model.disclosure as disclosure
+
+    text = "超好用！#广告 感谢@小雅护肤"
+    first = find_markers(text)
+    first.clear()  # a caller changing its list must not change the next caller's answer
+    again = find_markers(text)
+    assert [(m.text, m.strength, m.field) for m in again] == [
+        ("#广告", "strong", "text"),
+        ("感谢@小雅护肤", "weak", "text"),
+    ]
+    assert find_markers(text, "title")[0].field == "title"  # the field is part of what is remembered
+    hits = disclosure._remembered_markers.cache_info().hits
+    find_markers(text)
+    assert disclosure._remembered_markers.cache_info().hits == hits + 1
+    long = "x" * disclosure.MARKER_CACHE_MAX_CHARS + " #ad"  # over the limit: computed, not remembered
+    size = disclosure._remembered_markers.cache_info().currsize
+    assert [m.text for m in find_markers(long)] == ["#ad"]
+    assert disclosure._remembered_markers.cache_info().currsize == size
