@@ -1,4 +1,4 @@
-"""Test-split macro-F1 of each inference runtime (fp32, bf16, int8) against fp32, the unoptimised model.
+"""Test-split macro-F1 of each inference runtime (fp32, bf16, int8, openvino) against fp32, the unoptimised model.
 
 A faster runtime is only worth recommending when it stays within `TOLERANCE` macro-F1 of fp32 on the
 frozen test split (the one the model was evaluated on: its recorded split file, else the default one).
@@ -18,7 +18,7 @@ from notecheck.model.loader import LabelledNote
 from notecheck.training.splits import Split
 
 log = logging.getLogger("benchmarks.accuracy")
-RUNTIMES = ("fp32", "bf16", "int8")
+RUNTIMES = ("fp32", "bf16", "int8", "openvino")
 TOLERANCE = 0.005
 
 

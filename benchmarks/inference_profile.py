@@ -1,10 +1,12 @@
 """Where inference time goes, per runtime, and which batch shape suits this machine.
 
-For each runtime (fp32, bf16, int8) it splits `Classifier.predict` into its stages on the same notes:
-disclosure masking and rating, tokenization (`TransformerScorer.encode`), batching and padding
-(`length_batches` + `collate`) and the forward passes, and reports the padding overhead (padded tokens
-per real token) of length-bucketed batches against the arrival-order batches `transformers.pipeline`
-makes. Then it sweeps `batch_size` and `max_tokens` for one runtime.
+For each runtime (fp32, bf16, int8, openvino) it splits `Classifier.predict` into its stages on the same
+notes: disclosure masking and rating, tokenization (`TransformerScorer.encode`), batching and padding
+(`plan_batches` + `collate`) and the forward passes, and reports the padding overhead (padded tokens per
+real token) of the planned batches against batches cut every 32 sorted notes and the arrival-order batches
+`transformers.pipeline` makes. For the torch runtimes it splits the forward passes by operator kind
+(`torch.profiler`: matrix products, attention, layer norm, GELU, residual adds, dtype conversions, ...).
+Then it sweeps `batch_size` and `max_tokens` for one runtime.
 
     python benchmarks/inference_profile.py --model runs/default [--quick]
 """
@@ -68,12 +70,15 @@ def profile_runtime(model: Path, notes: list[Note], runtime: str) -> dict[str, A
     """Seconds per stage of one `predict`-equivalent pass (after a warm-up pass on a few notes)."""
     import torch
 
+    from notecheck.model import disclosure
+    from notecheck.model.batch_plan import plan_batches
     from notecheck.model.classifier import model_input
     from notecheck.model.disclosure import rate
     from notecheck.model.scorer import length_batches
 
     classifier, scorer = transformer_of(model, runtime)
     classifier.predict(notes[:16])
+    disclosure._remembered_markers.cache_clear()  # each runtime pays for reading the notes, as `predict` does
     t0 = time.perf_counter()
     texts = [model_input(n) for n in notes]
     for note in notes:
@@ -82,16 +87,17 @@ def profile_runtime(model: Path, notes: list[Note], runtime: str) -> dict[str, A
     enc = scorer.encode(texts)
     t2 = time.perf_counter()
     lengths = [len(s) for s in enc.ids]
-    batches = list(length_batches(lengths, scorer.batch_size, scorer.max_tokens))
+    batches = plan_batches(lengths, scorer.batch_size, scorer.max_tokens)
     collate_s = forward_s = 0.0
     with torch.inference_mode():
         for batch in batches:
             c0 = time.perf_counter()
             inputs = scorer.collate([enc.ids[i] for i in batch])
             c1 = time.perf_counter()
-            scorer.model(**inputs).logits.float().numpy()
+            scorer.forward(inputs)
             collate_s += c1 - c0
             forward_s += time.perf_counter() - c1
+    ops = operator_shares(scorer, [scorer.collate([enc.ids[i] for i in b]) for b in batches])
     total = (t2 - t0) + collate_s + forward_s
     step = PIPELINE_BATCH
     arrival = [list(range(i, min(i + step, len(lengths)))) for i in range(0, len(lengths), step)]
@@ -107,8 +113,41 @@ def profile_runtime(model: Path, notes: list[Note], runtime: str) -> dict[str, A
         "notes_per_s": len(notes) / total,
         "batches": len(batches),
         "padding_bucketed": padding_overhead(lengths, batches),
+        "padding_sorted_by_count": padding_overhead(lengths, list(length_batches(lengths, step, scorer.max_tokens))),
         "padding_arrival": padding_overhead(lengths, arrival),
+        "operators": ops,
     }
+
+
+#: torch operator names by kind (self CPU time is summed per kind; anything else is "other")
+OPERATOR_KINDS = {
+    "matrix products": ("linear", "addmm", "aten::mm", "aten::bmm", "matmul", "quantized"),
+    "attention": ("scaled_dot_product", "softmax", "aten::where", "aten::masked_fill"),
+    "layer norm": ("layer_norm",),
+    "GELU": ("gelu",),
+    "residual adds": ("aten::add",),
+    "dtype conversions": ("aten::to", "_to_copy", "aten::copy_"),
+    "embeddings": ("embedding", "index_select"),
+}
+
+
+def operator_shares(scorer: TransformerScorer, inputs: list[dict[str, Any]]) -> dict[str, float]:
+    """Share of the forward passes' self CPU time per operator kind (`torch.profiler`); empty for the
+    openvino runtime, whose forward passes are one compiled graph."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    if getattr(scorer, "runtime", "") == "openvino":
+        return {}
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        for batch in inputs:
+            scorer.forward(batch)
+    totals: dict[str, float] = {}
+    for event in prof.key_averages():
+        kind = next((k for k, names in OPERATOR_KINDS.items() if any(n in event.key for n in names)), "other")
+        totals[kind] = totals.get(kind, 0.0) + event.self_cpu_time_total
+    whole = sum(totals.values()) or 1.0
+    return {kind: value / whole for kind, value in sorted(totals.items(), key=lambda kv: -kv[1])}
 
 
 def sweep(model: Path, notes: list[Note], runtime: str, rounds: int = 2) -> list[dict[str, Any]]:
@@ -149,6 +188,12 @@ def render(result: dict[str, Any]) -> str:
     keys = ("runtime", "mode", "batch_size", "max_tokens", "notes_per_s")
     sweep_rows = [[r[k] for k in keys] for r in result["sweep"]]
     first = result["profiles"][0]
+    kinds = list(OPERATOR_KINDS) + ["other"]
+    op_rows = [
+        [p["runtime"], *(f"{100 * p['operators'].get(k, 0.0):.1f}%" for k in kinds)]
+        for p in result["profiles"]
+        if p.get("operators")
+    ]
     return "\n".join(
         [
             f"### Where inference time goes ({first['notes']} notes, {first['tokens']:,} tokens)",
@@ -156,8 +201,14 @@ def render(result: dict[str, Any]) -> str:
             "",
             markdown_table(heads, rows),
             "",
-            f"Padding: length-bucketed batches carry {first['padding_bucketed']:.3f} padded tokens per real token; "
-            f"arrival-order batches of {PIPELINE_BATCH} (what the pipeline does) carry {first['padding_arrival']:.3f}.",
+            f"Padding: planned batches (`model.batch_plan`) carry {first['padding_bucketed']:.3f} padded tokens per "
+            f"real token; sorted batches cut every {PIPELINE_BATCH} notes "
+            f"{first.get('padding_sorted_by_count', float('nan')):.3f}; arrival-order batches of {PIPELINE_BATCH} "
+            f"(what the pipeline does) {first['padding_arrival']:.3f}.",
+            "",
+            "#### Forward passes by operator kind (torch runtimes, share of self CPU time)",
+            "",
+            markdown_table(["runtime", *kinds], op_rows),
             "",
             "#### Batch shape sweep",
             "",
@@ -172,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run on 60 notes")
     parser.add_argument("--notes", type=int, help="notes per pass (default 300; quick 60)")
     parser.add_argument("--threads", type=int, default=physical_cores())
-    parser.add_argument("--runtimes", nargs="+", default=["fp32", "bf16", "int8"])
+    parser.add_argument("--runtimes", nargs="+", default=["fp32", "bf16", "int8", "openvino"])
     parser.add_argument("--sweep-runtime", default="bf16", help="runtime whose batch shape is swept")
     args = parser.parse_args(argv)
     setup_logging()

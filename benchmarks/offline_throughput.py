@@ -1,12 +1,16 @@
 """Offline throughput: notecheck's `Classifier.predict` against `transformers.pipeline` on the same notes.
 
-Both contenders load the same fine-tuned model directory, score the same notes (realistic mixed
-Chinese/English lengths from `data/notes`) with the same torch thread count, each in a fresh subprocess,
-measured alternately (notecheck, pipeline, notecheck, pipeline, ...). Each reports notes/s over the
-whole set (after a short warm-up, model load excluded) and its process's peak RSS. The pipeline reads the
-same disclosure-masked strings the model was trained on, prepared before its clock starts.
+Every contender loads the same fine-tuned model directory, scores the same notes (realistic mixed
+Chinese/English lengths from `data/notes`) with the same thread count, each in a fresh subprocess, all
+measured alternately within one run (notecheck, pipeline batch 1, pipeline batch 32, notecheck, ...). Each
+reports notes/s over the whole set (after a short warm-up, model load excluded) and its process's peak
+RSS. The pipeline reads the same disclosure-masked strings the model was trained on, prepared before its
+clock starts. notecheck is compared with the *best* pipeline setting of the same run (batch 1 avoids
+padding, batch 32 amortises calls: which wins depends on the notes and the machine).
 
-    python benchmarks/offline_throughput.py --model runs/default            # ~2,000 notes, 2 rounds
+    python benchmarks/offline_throughput.py --model runs/default            # 2,000 notes, 2 rounds
+    python benchmarks/offline_throughput.py --model runs/default --notes 600 --rounds 3 --via score_files
+    python benchmarks/offline_throughput.py --model runs/default --runtimes openvino bf16   # several of ours
     python benchmarks/offline_throughput.py --model runs/default --quick    # a smoke run
 """
 
@@ -48,7 +52,8 @@ from notecheck.model.schema import Note  # noqa: E402
 
 log = logging.getLogger("benchmarks.offline")
 WARM_UP_NOTES = 16
-RECOMMENDED_RUNTIME = "bf16"  # chosen from the measurements: see benchmarks/results/README_table.md
+RECOMMENDED_RUNTIME = "openvino"  # chosen from the measurements: see benchmarks/results/README_table.md
+PIPELINE_BATCH_SIZES = (1, 32)  # the pipeline's default and a batched setting
 
 
 @dataclass
@@ -59,9 +64,9 @@ class OfflineConfig:
     model: Path
     notes: int = 2000  # notes scored per measurement
     rounds: int = 2  # measurements per contender, alternating
-    threads: int = field(default_factory=physical_cores)  # torch intra-op threads, both contenders
-    runtime: str = RECOMMENDED_RUNTIME  # notecheck's runtime
-    pipeline_batch_size: int = 32  # the pipeline's best of 1, 8, 32 here (1.5, 4.4, 6.0 notes per CPU-s)
+    threads: int = field(default_factory=physical_cores)  # torch intra-op threads, every contender
+    runtimes: tuple[str, ...] = (RECOMMENDED_RUNTIME,)  # notecheck's runtimes; the first is compared
+    pipeline_batch_sizes: tuple[int, ...] = PIPELINE_BATCH_SIZES  # each is a contender; the best is compared
     via: str = "predict"  # or "score_files": the whole `notecheck score` path, file reading and writing included
     isolate: bool = True
     timeout_s: float = 3600.0  # per measurement
@@ -89,6 +94,7 @@ def time_notecheck(
     seconds, cpu_s = time.perf_counter() - t0, cpu_seconds() - c0
     return {
         "contender": f"notecheck-{runtime}" + ("-score_files" if via == "score_files" else ""),
+        "resolved_runtime": getattr(classifier.scorer, "runtime", runtime),  # what `auto` became
         "notes": scored,
         "seconds": seconds,
         "notes_per_s": scored / seconds,
@@ -144,27 +150,32 @@ def time_pipeline(model: Path, notes: list[Note], threads: int, batch_size: int)
     }
 
 
-def _measure(kind: str, config: OfflineConfig, notes_file: Path, notes: list[Note]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Contender:
+    """One measured setting: notecheck in a runtime, or the pipeline at a batch size."""
+
+    kind: str  # "notecheck" or "pipeline"
+    setting: str  # the runtime, or the batch size
+
+    @property
+    def name(self) -> str:
+        return f"notecheck-{self.setting}" if self.kind == "notecheck" else f"pipeline-fp32-bs{self.setting}"
+
+
+def contenders(config: OfflineConfig) -> list[Contender]:
+    """notecheck's runtimes, then the pipeline's batch sizes: the order of every round."""
+    ours = [Contender("notecheck", runtime) for runtime in config.runtimes]
+    return ours + [Contender("pipeline", str(size)) for size in config.pipeline_batch_sizes]
+
+
+def _measure(who: Contender, config: OfflineConfig, notes_file: Path, notes: list[Note]) -> dict[str, Any]:
     if not config.isolate:
-        if kind == "notecheck":
-            return time_notecheck(config.model, notes, config.runtime, config.threads, config.via, notes_file)
-        return time_pipeline(config.model, notes, config.threads, config.pipeline_batch_size)
-    args = [
-        "--worker",
-        kind,
-        "--notes-file",
-        str(notes_file),
-        "--model",
-        str(config.model),
-        "--runtime",
-        config.runtime,
-        "--threads",
-        str(config.threads),
-        "--batch-size",
-        str(config.pipeline_batch_size),
-        "--via",
-        config.via,
-    ]
+        if who.kind == "notecheck":
+            return time_notecheck(config.model, notes, who.setting, config.threads, config.via, notes_file)
+        return time_pipeline(config.model, notes, config.threads, int(who.setting))
+    args = ["--worker", who.kind, "--notes-file", str(notes_file), "--model", str(config.model)]
+    args += ["--threads", str(config.threads), "--via", config.via]
+    args += ["--runtime", who.setting] if who.kind == "notecheck" else ["--batch-size", who.setting]
     return run_worker(Path(__file__), args, config.timeout_s)
 
 
@@ -185,19 +196,21 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def compare(config: OfflineConfig) -> dict[str, Any]:
-    """Measure notecheck and the pipeline alternately; returns per-round figures, medians and the ratio.
+    """Measure every contender alternately; per-round figures, medians, and notecheck (its first runtime)
+    against the best pipeline setting of this run.
 
-    >>> compare(OfflineConfig(Path("runs/default"), notes=300, rounds=2))["ratio"]  # doctest: +SKIP
+    >>> compare(OfflineConfig(Path("runs/default"), notes=600, rounds=3))["ratio"]  # doctest: +SKIP
     4.1
     """
     check_model(config.model)
     note_set = bench_notes(config.notes)
-    rounds: dict[str, list[dict[str, Any]]] = {"notecheck": [], "pipeline": []}
+    order = contenders(config)
+    rounds: dict[str, list[dict[str, Any]]] = {who.name: [] for who in order}
     with scratch_dir() as tmp:
         notes_file = write_notes(note_set.notes, Path(tmp) / "notes.jsonl")
         for i in range(config.rounds):
-            for kind in ("notecheck", "pipeline"):
-                result = _measure(kind, config, notes_file, note_set.notes)
+            for who in order:
+                result = _measure(who, config, notes_file, note_set.notes)
                 log.info(
                     "round %d %s: %.1f notes/s, peak RSS %.0f MiB",
                     i + 1,
@@ -205,15 +218,21 @@ def compare(config: OfflineConfig) -> dict[str, Any]:
                     result["notes_per_s"],
                     result["peak_rss_mb"],
                 )
-                rounds[kind].append(result)
-    ours, theirs = summarise(rounds["notecheck"]), summarise(rounds["pipeline"])
+                rounds[who.name].append(result)
+    summaries = {name: summarise(runs) for name, runs in rounds.items()}
+    pipelines = [who.name for who in order if who.kind == "pipeline"]
+    best = max(pipelines, key=lambda name: summaries[name]["notes_per_s"])
+    ours, theirs = summaries[order[0].name], summaries[best]
     result = {
         "benchmark": "offline_throughput",
         "machine": machine_info(config.threads),
         "config": {**asdict(config), "model": str(config.model)},
         "notes": {"count": len(note_set.notes), "distinct": note_set.distinct, "source": note_set.source},
-        "order": [r["contender"] for pair in zip(*rounds.values(), strict=True) for r in pair],
+        "order": [runs[i]["contender"] for i in range(config.rounds) for runs in rounds.values()],
         "rounds": rounds,
+        "summaries": summaries,
+        "ours": order[0].name,
+        "best_pipeline": best,
         "notecheck": ours,
         "pipeline": theirs,
         "ratio": ours["notes_per_s"] / theirs["notes_per_s"],
@@ -225,38 +244,47 @@ def compare(config: OfflineConfig) -> dict[str, Any]:
     return result
 
 
-def paired_ratios(result: dict[str, Any], key: str = "notes_per_s") -> list[float]:
-    """notecheck / pipeline within each round: the two ran back to back, so each ratio saw similar load
-    from other processes (the medians of each side may come from differently loaded moments)."""
-    pairs = zip(result["rounds"]["notecheck"], result["rounds"]["pipeline"], strict=True)
-    return [ours[key] / theirs[key] for ours, theirs in pairs]
+def paired_ratios(result: dict[str, Any], key: str = "notes_per_s", ours: str | None = None) -> list[float]:
+    """notecheck (`ours`, default the compared runtime) / the best pipeline within each round: the two ran
+    close together, so each ratio saw similar load from other processes (the medians of each side may come
+    from differently loaded moments)."""
+    mine = result["rounds"][ours or result["ours"]]
+    pairs = zip(mine, result["rounds"][result["best_pipeline"]], strict=True)
+    return [a[key] / b[key] for a, b in pairs]
 
 
 def render(result: dict[str, Any], accuracy: dict[str, Any] | None = None) -> str:
     """The Markdown the script prints (and `run_all.py` collects)."""
-    rows = [
-        [
-            s["contender"],
-            s["notes_per_s"],
-            f"{s['notes_per_s_min']:.1f}–{s['notes_per_s_max']:.1f}",
-            s["notes_per_cpu_s"],
-            s["peak_rss_mb"],
-        ]
-        for s in (result["notecheck"], result["pipeline"])
-    ]
-    notes = result["notes"]
+    best = result["best_pipeline"]
+    rows = []
+    for name, s in result["summaries"].items():
+        paired = median(paired_ratios(result, ours=name))
+        rows.append(
+            [
+                name + (" (best pipeline)" if name == best else ""),
+                s["notes_per_s"],
+                f"{s['notes_per_s_min']:.1f}–{s['notes_per_s_max']:.1f}",
+                s["notes_per_cpu_s"],
+                s["peak_rss_mb"],
+                s["load_s"],
+                f"{paired:.2f}x",
+            ]
+        )
+    notes, cfg = result["notes"], result["config"]
     paired, paired_cpu = paired_ratios(result), paired_ratios(result, "notes_per_cpu_s")
+    path = "`notecheck score` (file in, JSONL out)" if cfg["via"] == "score_files" else "`Classifier.predict`"
+    heads = ["contender", "notes/s (median)", "range", "notes per CPU-s", "peak RSS MiB", "load s", "/ best pipeline"]
     parts = [
         f"### Offline throughput ({notes['count']} notes, {notes['distinct']} distinct, "
-        f"{result['config']['rounds']} alternating rounds each)",
+        f"{cfg['rounds']} alternating rounds of every contender; notecheck through {path})",
         machine_line(result["machine"]),
         "",
-        markdown_table(["contender", "notes/s (median)", "range", "notes per CPU-s", "peak RSS MiB"], rows),
+        markdown_table(heads, rows),
         "",
-        f"notecheck / pipeline, round by round: **{median(paired):.2f}x** notes/s (median; rounds "
-        f"{', '.join(f'{r:.2f}' for r in paired)}), {median(paired_cpu):.2f}x notes per CPU-second (rounds "
-        f"{', '.join(f'{r:.2f}' for r in paired_cpu)}); ratio of the medians {result['ratio']:.2f}x; "
-        f"{result['memory_ratio']:.2f}x peak memory.",
+        f"{result['ours']} / best pipeline ({best}), round by round: **{median(paired):.2f}x** notes/s (median; "
+        f"rounds {', '.join(f'{r:.2f}' for r in paired)}), {median(paired_cpu):.2f}x notes per CPU-second "
+        f"(rounds {', '.join(f'{r:.2f}' for r in paired_cpu)}); ratio of the medians {result['ratio']:.2f}x; "
+        f"{result['memory_ratio']:.2f}x peak memory. `/ best pipeline` is the median of per-round ratios.",
     ]
     if accuracy:
         from benchmarks.accuracy import render_accuracy
@@ -266,20 +294,28 @@ def render(result: dict[str, Any], accuracy: dict[str, Any] | None = None) -> st
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from notecheck.model.options import RUNTIMES
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model directory (default runs/default)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 300 notes, accuracy on 60 test notes")
     parser.add_argument("--notes", type=int, help="notes per measurement (default 2000; quick 300)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating measurements per contender")
     parser.add_argument("--threads", type=int, default=physical_cores(), help="torch threads (default: cores)")
-    parser.add_argument("--runtime", default=RECOMMENDED_RUNTIME, choices=["fp32", "bf16", "int8"])
-    parser.add_argument("--batch-size", type=int, default=32, help="the pipeline's batch_size")
+    parser.add_argument(
+        "--runtimes", nargs="+", default=[RECOMMENDED_RUNTIME], choices=RUNTIMES, help="notecheck's; first compared"
+    )
+    parser.add_argument(
+        "--batch-sizes", nargs="+", type=int, default=list(PIPELINE_BATCH_SIZES), help="the pipeline's batch_size"
+    )
     parser.add_argument(
         "--via", choices=["predict", "score_files"], default="predict", help="notecheck's path (default predict)"
     )
     parser.add_argument("--no-accuracy", action="store_true", help="skip the per-runtime test-split macro-F1")
     parser.add_argument("--worker", choices=["notecheck", "pipeline"], help=argparse.SUPPRESS)
     parser.add_argument("--notes-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--runtime", default=RECOMMENDED_RUNTIME, help=argparse.SUPPRESS)  # a worker's
+    parser.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)  # a worker's
     return parser.parse_args(argv)
 
 
@@ -295,15 +331,21 @@ def main(argv: list[str] | None = None) -> int:
             emit(time_pipeline(model, notes, args.threads, args.batch_size))
         return 0
     config = OfflineConfig(
-        model, args.notes or (300 if args.quick else 2000), args.rounds, args.threads, args.runtime, args.batch_size
+        model,
+        args.notes or (300 if args.quick else 2000),
+        args.rounds,
+        args.threads,
+        tuple(args.runtimes),
+        tuple(args.batch_sizes),
+        args.via,
     )
-    config.via = args.via
     result = compare(config)
     accuracy = None
     if not args.no_accuracy:
-        from benchmarks.accuracy import runtime_accuracy
+        from benchmarks.accuracy import RUNTIMES, runtime_accuracy
 
-        accuracy = runtime_accuracy(model, threads=args.threads, limit=60 if args.quick else None)
+        runtimes = list(dict.fromkeys([*RUNTIMES, *args.runtimes]))
+        accuracy = runtime_accuracy(model, runtimes, threads=args.threads, limit=60 if args.quick else None)
         result["accuracy"] = accuracy
     path = save_result("offline_throughput" + ("_quick" if args.quick else ""), result)
     print(render(result, accuracy))

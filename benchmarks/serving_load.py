@@ -48,12 +48,13 @@ from benchmarks.common import (  # noqa: E402
     write_notes,
 )
 from benchmarks.offline_throughput import RECOMMENDED_RUNTIME  # noqa: E402
+from notecheck.model.options import RUNTIMES  # noqa: E402
 from notecheck.model.schema import Note  # noqa: E402
 
 log = logging.getLogger("benchmarks.serving")
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 300.0
-TARGET_RATIO = 0.8
+TARGET_RATIO = 0.9
 
 
 @dataclass
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model directory (default runs/default)")
     parser.add_argument("--quick", action="store_true", help="smoke run: few requests per level")
-    parser.add_argument("--runtime", default=RECOMMENDED_RUNTIME, choices=["fp32", "bf16", "int8"])
+    parser.add_argument("--runtime", default=RECOMMENDED_RUNTIME, choices=RUNTIMES)
     parser.add_argument("--notes-per-request", type=int, default=1)
     parser.add_argument("--requests-scale", type=float, default=1.0, help="multiply the request counts")
     args = parser.parse_args(argv)
