@@ -97,7 +97,7 @@ def test_predict_file_as_json(tiny_model_dir: Path, tmp_path: Path, capsys: pyte
     rows = [{"id": "n1", "text": "Use my code ANNA15 for 15% off!"}, {"id": "n2", "text": "周末带狗狗去公园"}]
     notes = tmp_path / "notes.jsonl"
     notes.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    assert main(["predict", "--file", str(notes), "--model", str(tiny_model_dir), "--json"]) == 0
+    assert main(["predict", "--file", str(notes), "--model", str(tiny_model_dir), "--json", "--runtime", "fp32"]) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     expected = Classifier.from_pretrained(tiny_model_dir).predict([r["text"] for r in rows])
     assert [p["id"] for p in printed] == ["n1", "n2"] and all(p["model_version"] == "tiny-0" for p in printed)
