@@ -43,8 +43,9 @@ def _inputs(scorer: TransformerScorer, text: str) -> tuple[torch.Tensor, torch.T
     """Token ids (1, L), the baseline ids (every non-special token replaced by pad) and the offsets."""
     ids, offsets = scorer.encode_with_offsets(text)
     device = next(scorer.model.parameters()).device
-    special = set(scorer.tokenizer.all_special_ids)
-    pad = scorer.tokenizer.pad_token_id or 0
+    # rows, not tokenizer ids, on a trimmed vocabulary (where a dropped token is read as <unk>, a special token)
+    special = set(scorer.model_ids(scorer.tokenizer.all_special_ids))
+    pad = scorer.model_ids([scorer.tokenizer.pad_token_id or 0])[0]
     input_ids = torch.tensor([ids], dtype=torch.long, device=device)
     baseline = torch.tensor([[i if i in special else pad for i in ids]], dtype=torch.long, device=device)
     return input_ids, baseline, offsets

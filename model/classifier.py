@@ -151,6 +151,10 @@ class Classifier:
             from notecheck.model.scorer import TransformerScorer
 
             scorer = TransformerScorer.load(path, metadata.max_length, runtime=runtime, **scorer_kwargs)
+            if metadata.vocab:  # a trimmed vocabulary: tokenizer ids are read through its remap
+                from notecheck.model.vocab import load_remap
+
+                scorer.vocab = load_remap(path, scorer.tokenizer, scorer.model)
         log.info("loaded model %s (%s) from %s", metadata.version, metadata.backend, path)
         return cls(scorer, metadata)
 

@@ -39,6 +39,8 @@ class ModelMetadata:
     metrics: dict[str, Any] = field(default_factory=dict)
     # the signal combiner's weights (`model.combiner.Combiner.to_dict`); empty: P comes from the model alone
     combiner: dict[str, Any] = field(default_factory=dict)
+    # a trimmed vocabulary (`model.vocab.VocabRemap.record`); empty: embedding rows are the tokenizer's ids
+    vocab: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)  # the run config that produced it
     git_revision: str = ""
     created_at: str = ""

@@ -35,6 +35,10 @@ def inspect_model_dir(path: str | Path) -> ModelMetadata:
     metadata = ModelMetadata.load(path)
     if metadata.backend == "transformer":
         check_transformer_files(path)
+        if metadata.vocab:
+            from notecheck.model.vocab import REMAP_FILE
+
+            _require(path / REMAP_FILE, "the trimmed vocabulary's remap, which notecheck.json names")
     elif metadata.backend == "tfidf":
         from notecheck.model.tfidf import PARAMS_FILE, VOCAB_FILE, WEIGHTS_FILE
 

@@ -23,6 +23,7 @@ from notecheck.model.metadata import FIX
 from notecheck.model.model_dir import TOKENIZER_FILE, WEIGHT_FILES, check_transformer_files
 from notecheck.model.options import RUNTIMES
 from notecheck.model.pooling import load_sequence_classifier
+from notecheck.model.vocab import VocabRemap
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class TransformerScorer:
         # then sees a bounded set of shapes, and CPU kernels and the allocator stop meeting new ones.
         self.pad_multiple = max(1, pad_multiple)
         self.runtime = "fp32"  # what `load` resolved (`auto` becomes bf16 or fp32)
+        self.vocab: VocabRemap | None = None  # a trimmed model's tokenizer id → embedding row (`model.vocab`)
 
     @classmethod
     def load(cls, path: str | Path, max_length: int, runtime: str = "fp32", **kwargs: Any) -> TransformerScorer:
@@ -104,17 +106,17 @@ class TransformerScorer:
                     raise ModelLoadError(path, f"{exc}: use another --runtime") from exc
                 runtime = torch_runtime()
                 log.warning("%s: running runtime %s instead", exc, runtime)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path)
-        except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the message names the file
-            raise ModelLoadError(path / TOKENIZER_FILE, f"tokenizer does not load ({first_line(exc)}): {FIX}") from exc
-        try:
+        try:  # weights first: their load peak then comes before the tokenizer's ~0.3 GB, not on top
             # bf16 weights are read as bf16: no fp32 copy of the model ever sits in memory (peak RSS)
             dtype = torch.bfloat16 if runtime == "bf16" else None
             model = load_sequence_classifier(path, use_safetensors=True, dtype=dtype)
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(path / WEIGHT_FILES[0], f"weights do not load ({first_line(exc)}): {FIX}") from exc
         model = apply_runtime(model, runtime)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the message names the file
+            raise ModelLoadError(path / TOKENIZER_FILE, f"tokenizer does not load ({first_line(exc)}): {FIX}") from exc
         scorer = cls(model, tokenizer, max_length=max_length, **kwargs)
         scorer.runtime = runtime
         return scorer
@@ -122,6 +124,12 @@ class TransformerScorer:
     def save(self, path: str | Path) -> None:
         self.model.save_pretrained(path, safe_serialization=True)  # type: ignore[operator]
         self.tokenizer.save_pretrained(path)
+        if self.vocab is not None:
+            self.vocab.save(path)
+
+    def model_ids(self, ids: Sequence[int]) -> list[int]:
+        """The model's embedding rows for tokenizer ids: the same ids, or a trimmed vocabulary's rows."""
+        return list(ids) if self.vocab is None else self.vocab.apply(ids)
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """Tokenize without padding; truncate to `max_length`, keeping the closing special token."""
@@ -131,14 +139,14 @@ class TransformerScorer:
             n_tokens.append(len(seq))
             cut = len(seq) > self.max_length
             truncated.append(cut)
-            ids.append(seq[: self.max_length - 1] + seq[-1:] if cut else seq)
+            ids.append(self.model_ids(seq[: self.max_length - 1] + seq[-1:] if cut else seq))
         return Encoded(ids=ids, n_tokens=n_tokens, truncated=truncated)
 
     def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """One text's ids exactly as `encode` gives them, with each token's (start, end) in `text`
         ((0, 0) for special tokens): explanations map token scores back to the words of the note."""
         out = self.tokenizer(text, truncation=False, verbose=False, return_offsets_mapping=True)
-        ids, offsets = list(out["input_ids"]), [(int(a), int(b)) for a, b in out["offset_mapping"]]
+        ids, offsets = self.model_ids(out["input_ids"]), [(int(a), int(b)) for a, b in out["offset_mapping"]]
         keep = slice(0, self.max_length - 1)
         return (ids[keep] + ids[-1:], offsets[keep] + offsets[-1:]) if len(ids) > self.max_length else (ids, offsets)
 
@@ -147,7 +155,7 @@ class TransformerScorer:
         (the attention mask hides the padding: the logits do not change beyond float noise)."""
         longest = max(len(s) for s in ids)
         width = max(longest, min(-(-longest // self.pad_multiple) * self.pad_multiple, self.max_length))
-        pad = self.tokenizer.pad_token_id or 0
+        pad = self.model_ids([self.tokenizer.pad_token_id or 0])[0]
         input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
         mask = torch.zeros((len(ids), width), dtype=torch.long)
         for row, seq in enumerate(ids):

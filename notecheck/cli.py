@@ -33,6 +33,7 @@ from notecheck.commands.rollback import rollback
 from notecheck.commands.score import score
 from notecheck.commands.serve import serve
 from notecheck.commands.train import train
+from notecheck.commands.trim_vocab import trim_vocab
 from notecheck.model.errors import NotecheckError
 
 USE, BUILD, CHECK = "Use a model", "Build and manage models", "Check a model"
@@ -50,6 +51,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any], str], ...] = (
     ("evaluate", evaluate, BUILD),
     ("retrain", retrain, BUILD),
     ("rollback", rollback, BUILD),
+    ("trim-vocab", trim_vocab, BUILD),
     ("faithfulness", faithfulness, CHECK),
     ("checklist", checklist, CHECK),
 )

@@ -1,0 +1,61 @@
+"""`notecheck trim-vocab`: a copy of a model whose word embeddings keep only the rows its notes need.
+
+Prints plain `key: value` lines on stdout, for example:
+
+    out: runs/default-trimmed
+    version: 20261206-094252-59158b49-vocab107k
+    embedding_rows: 107720 of 250037
+    parameters: 62.6 M of 117.7 M
+    kept_because: special 5, training_notes 19694, script_pieces 100193, single_characters 15398
+    validation_unknown_share: 0.00003 (tokens of 1040 held-out notes read as <unk>)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from notecheck.commands.params import DEFAULT_MODEL, ModelDir
+
+
+def trim_vocab(
+    out: Annotated[Path, typer.Option(metavar="DIR", help="new model directory to write (must not exist yet)")],
+    model: ModelDir = DEFAULT_MODEL,
+    top_pieces: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="keep only the N most probable pieces written in the notes' scripts (ASCII, CJK) beyond those the "
+            "training notes use (default: all of them)",
+        ),
+    ] = None,
+    single_characters: Annotated[
+        bool,
+        typer.Option(help="keep every one-character piece of any script, so unseen text falls back to characters"),
+    ] = True,
+    split: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="frozen split whose training notes count (default: the model's own)"),
+    ] = None,
+) -> None:
+    """Write a smaller copy of a model: the same tokenizer, only the embedding rows its notes need.
+
+    Keeps the tokens of the model's training notes (never its test notes), every ASCII and CJK piece and
+    every single character; any other token is read as <unk>. The copy loads and explains like the original.
+    """
+    from notecheck.training.vocab_trim import trim_model_dir
+
+    report = trim_model_dir(model, out, top_pieces=top_pieces, single_characters=single_characters, split_file=split)
+    reasons = ", ".join(f"{k} {v}" for k, v in report.reasons.items())
+    print(f"out: {report.out}")
+    print(f"version: {report.version}")
+    print(f"embedding_rows: {report.rows} of {report.rows_before}")
+    print(f"parameters: {report.parameters / 1e6:.1f} M of {report.parameters_before / 1e6:.1f} M")
+    print(f"kept_because: {reasons}")
+    if report.validation_unknown_share is not None:
+        print(
+            f"validation_unknown_share: {report.validation_unknown_share:.5f} "
+            f"(tokens of {report.validation_notes} held-out notes read as <unk>)"
+        )

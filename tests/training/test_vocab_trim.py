@@ -1,0 +1,146 @@
+"""A trimmed vocabulary reads kept tokens exactly as the whole model does, unseen ones as <unk>, saves, loads and
+explains; the rows it keeps come from the training notes and the safety set, never from other notes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from notecheck.cli import main
+from notecheck.model.classifier import Classifier
+from notecheck.model.errors import ModelLoadError
+from notecheck.model.explain import Explainer
+from notecheck.model.scorer import TransformerScorer
+from notecheck.model.vocab import REMAP_FILE, VocabRemap
+from notecheck.training.vocab_trim import choose_ids, piece_texts, trim_classifier
+
+TRAIN = ["今天去了新开的咖啡店，拿铁一般，环境不错。", "Went hiking with my sister, the view was worth the blisters."]
+KEPT_TEXT = "咖啡店环境不错, the view was worth the hiking."  # every token of it is in TRAIN
+UNSEEN_WORD = "smoothies"  # a word of the tiny vocabulary that TRAIN never uses
+
+
+def scorer_of(classifier: Classifier) -> TransformerScorer:
+    assert isinstance(classifier.scorer, TransformerScorer)
+    return classifier.scorer
+
+
+@pytest.fixture
+def whole(tiny_model_dir: Path) -> Classifier:
+    return Classifier.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture
+def trimmed(whole: Classifier) -> Classifier:
+    tokenizer = scorer_of(whole).tokenizer
+    choice = choose_ids(tokenizer, TRAIN, top_pieces=0, single_characters=False)
+    remap = VocabRemap.from_kept(choice.kept, choice.tokenizer_size, tokenizer.unk_token_id)
+    return trim_classifier(whole, remap, "tiny-0-trimmed", {"kept_because": choice.reasons})
+
+
+def tokenizer_ids(classifier: Classifier, text: str) -> list[int]:
+    return list(scorer_of(classifier).tokenizer(text)["input_ids"])
+
+
+def test_kept_rows_are_the_training_tokens_and_the_special_ones(whole: Classifier, trimmed: Classifier) -> None:
+    tokenizer = scorer_of(whole).tokenizer
+    remap = scorer_of(trimmed).vocab
+    assert remap is not None
+    expected = set(tokenizer.all_special_ids) | {i for t in TRAIN for i in tokenizer_ids(whole, t)}
+    assert set(remap.kept.tolist()) == expected
+    assert scorer_of(trimmed).model.get_input_embeddings().num_embeddings == len(expected) < len(tokenizer)
+    assert tokenizer.convert_tokens_to_ids(UNSEEN_WORD) not in expected
+
+
+def test_the_safety_set_adds_single_characters_and_script_pieces(whole: Classifier) -> None:
+    tokenizer = scorer_of(whole).tokenizer
+    bare = choose_ids(tokenizer, TRAIN, top_pieces=0, single_characters=False)
+    chars = choose_ids(tokenizer, TRAIN, top_pieces=0, single_characters=True)
+    capped = choose_ids(tokenizer, TRAIN, top_pieces=5, single_characters=False)
+    everything = choose_ids(tokenizer, TRAIN)
+    single = {i for i, text in enumerate(piece_texts(tokenizer)) if len(text) == 1}
+    assert set(chars.kept) == set(bare.kept) | single and chars.reasons["single_characters"] == len(single)
+    assert capped.reasons["script_pieces"] == 5 and len(bare.kept) < len(capped.kept) <= len(bare.kept) + 5
+    assert tokenizer.convert_tokens_to_ids(UNSEEN_WORD) in everything.kept  # an ASCII word: a script piece
+    with pytest.raises(Exception, match="top_pieces"):
+        choose_ids(tokenizer, TRAIN, top_pieces=-1)
+
+
+def test_kept_text_gives_the_same_logits_as_the_whole_model(whole: Classifier, trimmed: Classifier) -> None:
+    texts = [KEPT_TEXT, *TRAIN]
+    remap = scorer_of(trimmed).vocab
+    assert remap is not None and set(tokenizer_ids(whole, KEPT_TEXT)) <= set(remap.kept.tolist())
+    assert scorer_of(trimmed).encode([KEPT_TEXT]).ids != scorer_of(whole).encode([KEPT_TEXT]).ids  # rows, not ids
+    np.testing.assert_allclose(trimmed.scores(texts).logits, whole.scores(texts).logits, atol=1e-6)
+    assert scorer_of(whole).vocab is None  # trimming left the original whole
+    assert scorer_of(whole).model.get_input_embeddings().num_embeddings == len(scorer_of(whole).tokenizer)
+
+
+def test_an_unseen_token_is_read_as_unk(whole: Classifier, trimmed: Classifier) -> None:
+    text = f"the view {UNSEEN_WORD} was worth the hiking"
+    tokenizer = scorer_of(whole).tokenizer
+    ids = tokenizer_ids(whole, text)
+    unseen = tokenizer.convert_tokens_to_ids(UNSEEN_WORD)
+    assert unseen in ids
+    remap = scorer_of(trimmed).vocab
+    assert remap is not None
+    rows = scorer_of(trimmed).encode([text]).ids[0]
+    assert rows[ids.index(unseen)] == remap.unk_row == int(remap.table[tokenizer.unk_token_id])
+    assert remap.unknown_share(ids) == pytest.approx(1 / len(ids))
+    # the trimmed model reads exactly what the whole model reads with <unk> in the unseen word's place
+    as_unk = [tokenizer.unk_token_id if i == unseen else i for i in ids]
+    model = scorer_of(whole).model
+    with torch.inference_mode():
+        want = model(input_ids=torch.tensor([as_unk]), attention_mask=torch.ones(1, len(ids), dtype=torch.long))
+    np.testing.assert_allclose(trimmed.scores([text]).logits, want.logits.numpy(), atol=1e-6)
+
+
+def test_a_trimmed_model_saves_and_loads(tmp_path: Path, whole: Classifier, trimmed: Classifier) -> None:
+    out = trimmed.save_pretrained(tmp_path / "trimmed")
+    meta = json.loads((out / "notecheck.json").read_text(encoding="utf-8"))
+    assert meta["vocab"]["file"] == REMAP_FILE and meta["vocab"]["rows"] == scorer_of(trimmed).vocab.n_rows  # type: ignore[union-attr]
+    assert meta["version"] == "tiny-0-trimmed"
+    loaded = Classifier.from_pretrained(out)
+    remap = scorer_of(loaded).vocab
+    assert remap is not None and np.array_equal(remap.kept, scorer_of(trimmed).vocab.kept)  # type: ignore[union-attr]
+    texts = [KEPT_TEXT, f"{UNSEEN_WORD} are great"]
+    np.testing.assert_allclose(loaded.scores(texts).logits, trimmed.scores(texts).logits, atol=1e-6)
+    assert [p.verdict for p in loaded.predict(texts)] == [p.verdict for p in trimmed.predict(texts)]
+
+
+def test_a_trimmed_model_without_its_remap_is_named(tmp_path: Path, trimmed: Classifier) -> None:
+    out = trimmed.save_pretrained(tmp_path / "trimmed")
+    (out / REMAP_FILE).unlink()
+    with pytest.raises(ModelLoadError, match=REMAP_FILE):
+        Classifier.from_pretrained(out)
+    other = VocabRemap.from_kept([0, 1, 2, 3, 4, 5], vocab_size=len(scorer_of(trimmed).tokenizer), unk_id=1)
+    other.save(out)  # a remap that does not match the weights' rows
+    with pytest.raises(ModelLoadError, match="embedding rows"):
+        Classifier.from_pretrained(out)
+
+
+def test_explanations_run_on_a_trimmed_model_and_match_the_whole_one(whole: Classifier, trimmed: Classifier) -> None:
+    notes = [KEPT_TEXT, f"the view {UNSEEN_WORD} was worth the hiking"]
+    for method in ("ig", "grad_x_input"):
+        got = Explainer(trimmed, n_steps=8).explain(notes, method=method)
+        assert [len(e.words) for e in got] == [11, 7]
+        if method == "ig":
+            assert all(e.completeness_gap is not None and e.completeness_gap < 1e-3 for e in got)
+        want = Explainer(whole, n_steps=8).explain(notes[:1], method=method)[0]
+        np.testing.assert_allclose([w.score for w in got[0].words], [w.score for w in want.words], atol=1e-5)
+
+
+def test_trim_vocab_command_writes_a_model_that_loads(tmp_path: Path, tiny_model_dir: Path) -> None:
+    out = tmp_path / "trimmed"
+    args = ["trim-vocab", "--model", str(tiny_model_dir), "--out", str(out), "--top-pieces", "0"]
+    assert main([*args, "--no-single-characters"]) == 0
+    loaded = Classifier.from_pretrained(out)
+    remap = scorer_of(loaded).vocab
+    assert remap is not None and remap.n_rows < remap.vocab_size
+    assert loaded.metadata.vocab["training_notes"] > 0 and loaded.metadata.vocab["source_version"] == "tiny-0"
+    assert main(args) == 2  # the output exists: never overwritten
+    shutil.rmtree(out)
