@@ -200,7 +200,7 @@ def test_sigkilled_score_command_resumes_exactly(
     source = write_notes(tmp_path / "notes.jsonl", note_rows(n, prefix="k"))
     output = tmp_path / "scores.parquet"
     command = [sys.executable, "-m", "notecheck", "score", str(source), "-o", str(output), "--model",
-               str(tiny_model_dir), "--chunk-size", str(chunk), "--runtime", "fp32"]  # fmt: skip (as the reference)
+               str(tiny_model_dir), "--chunk-size", str(chunk), "--runtime", "fp32"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # steady speed on a busy machine
     with (tmp_path / "first.log").open("wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=log, env=env, cwd=tmp_path)
