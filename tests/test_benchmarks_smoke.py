@@ -43,6 +43,11 @@ def test_offline_benchmark_runs_every_contender_alternately_against_the_best_pip
     assert result["pipeline"] is result["summaries"][result["best_pipeline"]]
     assert result["ratio"] == pytest.approx(result["notecheck"]["notes_per_s"] / max(pipelines.values()))
     assert result["paired_ratio"] == pytest.approx(median(paired_ratios(result)))
+    per_round = [
+        r["notes_per_s"] / max(result["rounds"][p][i]["notes_per_s"] for p in names[1:])
+        for i, r in enumerate(result["rounds"]["notecheck-fp32"])
+    ]
+    assert paired_ratios(result) == pytest.approx(per_round)
     assert result["paired_ratio"] > 0 and result["paired_cpu_ratio"] > 0
     assert result["notes"] == {"count": 40, "distinct": 40, "source": "data/notes/*.jsonl"}
     table = render(result)
