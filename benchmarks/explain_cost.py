@@ -1,7 +1,10 @@
 """What an explanation costs: median seconds per explanation of one 128-token note, for each method, as a
-ratio to one plain `predict` call on the same note, measured in the same run on this machine's cores.
+ratio to one plain `predict` call on the same note, measured in the same run on this machine's cores: the fp32
+model with fp32 gradients first (the baseline), then with its gradients under bf16 autocast where the CPU has
+native bf16 (the default); for Integrated Gradients also its completeness gap (|sum of attributions -
+(f(note) - f(baseline))|, in log-odds), alone and as a share of the note's log-odds.
 
-    python benchmarks/explain_cost.py [--model runs/default] [--repeats 7] [--out benchmarks/results/explain_cost.json]
+    python benchmarks/explain_cost.py [--model runs/default] [--repeats 7] [--variants fp32:fp32,fp32:auto]
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from notecheck.model.classifier import Classifier  # noqa: E402
 from notecheck.model.errors import NotecheckError  # noqa: E402
 from notecheck.model.explain import METHODS, Explainer  # noqa: E402
 from notecheck.model.schema import Note  # noqa: E402
+from notecheck.model.scorer import bf16_is_fast  # noqa: E402
 
 log = logging.getLogger("benchmarks.explain_cost")
 RESULT = Path(__file__).resolve().parent / "results" / "explain_cost.json"
 TARGET_TOKENS = 128
+IG_STEPS = Explainer(None).n_steps  # type: ignore[arg-type]  # the default the explain paths use
 #: a mixed zh/en note, repeated and trimmed to the target length
 SOURCE = (
     "用了这瓶控油精华21天，毛孔肉眼可见变小了😭 原价399现在活动价199，链接在评论区，扣1私信发优惠券。"
@@ -64,15 +69,17 @@ def median_seconds(work: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(model_dir: str, repeats: int, methods: tuple[str, ...]) -> dict[str, Any]:
-    import torch
-
-    classifier = Classifier.from_pretrained(model_dir)
+def measure_runtime(
+    model_dir: str, runtime: str, repeats: int, methods: tuple[str, ...], grad_bf16: bool | None = None
+) -> dict[str, Any]:
+    """Seconds per explanation of one 128-token note at one runtime, beside one `predict`; for IG also its
+    completeness gap, alone and as a share of the note's calibrated log-odds (what the scores explain)."""
+    classifier = Classifier.from_pretrained(model_dir, runtime=runtime)
     note, n_tokens = note_of_tokens(classifier, TARGET_TOKENS)
     seen = min(n_tokens, classifier.metadata.max_length)
     if seen < TARGET_TOKENS:
         log.warning("the model reads at most %d tokens: the note is truncated to them", seen)
-    explainer = Explainer(classifier)
+    explainer = Explainer(classifier, bf16=grad_bf16)
     predict_s = median_seconds(lambda: classifier.predict([note]), repeats)
     results: dict[str, Any] = {}
     for method in methods:
@@ -82,38 +89,77 @@ def measure(model_dir: str, repeats: int, methods: tuple[str, ...]) -> dict[str,
             results[method] = {"median_s": None, "ratio_to_predict": None, "skipped": str(exc)}
             continue
         results[method] = {"median_s": round(seconds, 5), "ratio_to_predict": round(seconds / predict_s, 1)}
-        log.info("%s: %.4f s (%.1fx predict)", method, seconds, seconds / predict_s)
+        if method == "ig":
+            gap = explainer.explain([note], method="ig")[0].completeness_gap or 0.0
+            log_odds = float(explainer.log_odds([note])[0])
+            results[method].update(completeness_gap=round(gap, 5), log_odds=round(log_odds, 5))
+            results[method]["gap_share_of_log_odds"] = round(gap / max(abs(log_odds), 1e-6), 5)
+        log.info("%s %s: %.4f s (%.1fx predict)", runtime, method, seconds, seconds / predict_s)
     return {
-        "model_dir": model_dir,
-        "model_version": classifier.version,
-        "backend": classifier.metadata.backend,
+        "runtime": getattr(classifier.scorer, "runtime", runtime),
+        "gradients_bf16": explainer.bf16 if explainer.bf16 is not None else bf16_is_fast(),
         "n_tokens": n_tokens,
         "tokens_seen": seen,
-        "repeats": repeats,
-        "ig_steps": explainer.n_steps,
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "logical_cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-        },
         "predict_s": round(predict_s, 5),
         "methods": results,
     }
 
 
+def measure(model_dir: str, repeats: int, methods: tuple[str, ...], variants: tuple[str, ...]) -> dict[str, Any]:
+    """Each variant (`RUNTIME:GRADIENTS`, gradients `fp32` or `auto`: bf16 autocast where the CPU has native
+    bf16) measured in turn in this process, the first being the baseline; the top-level figures are the
+    last variant's (the default)."""
+    import torch
+
+    by_runtime = {}
+    for variant in variants:
+        runtime, _, grads = variant.partition(":")
+        by_runtime[variant] = measure_runtime(model_dir, runtime, repeats, methods, False if grads == "fp32" else None)
+    last = by_runtime[variants[-1]]
+    from notecheck.model.metadata import ModelMetadata
+
+    meta = ModelMetadata.load(model_dir)
+    return {
+        "model_dir": model_dir,
+        "model_version": meta.version,
+        "backend": meta.backend,
+        "n_tokens": last["n_tokens"],
+        "tokens_seen": last["tokens_seen"],
+        "repeats": repeats,
+        "ig_steps": IG_STEPS,
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "logical_cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+        "runtime": last["runtime"],
+        "predict_s": last["predict_s"],
+        "methods": last["methods"],
+        "by_runtime": by_runtime,
+    }
+
+
 def table(result: dict[str, Any]) -> str:
+    by_runtime = result.get("by_runtime") or {result.get("runtime", "fp32"): result}
     lines = [
         f"explanation cost, {result['tokens_seen']}-token note, {result['machine']['torch_threads']} torch threads, "
-        f"median of {result['repeats']}",
-        f"{'method':14s} {'seconds':>9s} {'x predict':>10s}",
-        f"{'predict':14s} {result['predict_s']:9.4f} {1.0:10.1f}",
+        f"median of {result['repeats']}, {result['ig_steps']} IG steps",
+        f"{'runtime':19s} {'method':14s} {'seconds':>9s} {'x predict':>10s}  IG completeness gap",
     ]
-    for method, r in result["methods"].items():
-        if r["median_s"] is None:
-            lines.append(f"{method:14s} {'skipped':>9s}  ({r['skipped']})")
-        else:
-            lines.append(f"{method:14s} {r['median_s']:9.4f} {r['ratio_to_predict']:10.1f}")
+    for name, r in by_runtime.items():
+        label = r.get("runtime", name) + ("+bf16 grads" if r.get("gradients_bf16") else "")
+        lines.append(f"{label:19s} {'predict':14s} {r['predict_s']:9.4f} {1.0:10.1f}")
+        for method, m in r["methods"].items():
+            if m["median_s"] is None:
+                lines.append(f"{label:19s} {method:14s} {'skipped':>9s}  ({m['skipped']})")
+                continue
+            gap = ""
+            if "completeness_gap" in m:
+                share, odds = m["gap_share_of_log_odds"], m["log_odds"]
+                gap = f"  {m['completeness_gap']:.4f} ({share:.1%} of log-odds {odds:+.2f})"
+            lines.append(f"{label:19s} {method:14s} {m['median_s']:9.4f} {m['ratio_to_predict']:10.1f}{gap}")
     return "\n".join(lines)
 
 
@@ -122,11 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="runs/default", help="a trained model directory")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--variants",
+        default="fp32:fp32,fp32:auto",
+        help="RUNTIME:GRADIENTS pairs measured in turn, the first the baseline; GRADIENTS fp32 or auto (bf16 "
+        "autocast where the CPU has native bf16)",
+    )
     parser.add_argument("--out", default=str(RESULT))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = measure(args.model, args.repeats, tuple(m for m in args.methods.split(",") if m))
+        methods = tuple(m for m in args.methods.split(",") if m)
+        result = measure(args.model, args.repeats, methods, tuple(v for v in args.variants.split(",") if v))
     except NotecheckError as exc:
         print(f"explain_cost: error: {exc}", file=sys.stderr)
         return 2

@@ -204,3 +204,15 @@ def test_cli_explain_prints_verdict_words_and_signals(
     assert "P(commercial)" in out and "[ANNA15]" in out and "1. " in out and "product" in out
     assert "ANNA15" in page.read_text(encoding="utf-8")
     assert main(["explain", "   ", "--model", str(code_model_dir(tiny_model_dir))]) == 2
+
+
+def test_ig_under_bf16_autocast_stays_complete_and_points_at_the_same_word(code_classifier: Classifier) -> None:
+    note = Note(text=HELD_OUT[0] + CODE)
+    exact = Explainer(code_classifier, n_steps=24, bf16=False).explain([note])[0]
+    fast = Explainer(code_classifier, n_steps=24, bf16=True).explain([note])[0]
+    exact_scores, fast_scores = [w.score for w in exact.words], [w.score for w in fast.words]
+    assert exact_scores != fast_scores  # the gradients did run in bf16
+    np.testing.assert_allclose(fast_scores, exact_scores, atol=0.05 * max(abs(s) for s in exact_scores))
+    assert fast.completeness_gap is not None and exact.completeness_gap is not None
+    assert fast.completeness_gap <= max(0.05, 2 * exact.completeness_gap)
+    assert fast.evidence[0].text == exact.evidence[0].text == CODE_WORD
