@@ -1,0 +1,220 @@
+"""What trimming the vocabulary costs and saves: on the frozen writer-held-out test split, the share of tokens a
+trimmed model reads as `<unk>` and its macro-F1 beside the whole model's; and the peak RSS of `notecheck score`
+(the `score_files` path) with the whole and the trimmed model beside `transformers.pipeline` (fp32), each in a
+fresh process on the same notes, alternated.
+
+    python benchmarks/vocab_trim.py --model runs/default [--notes 300] [--rounds 2]
+
+The trimmed model is written with `notecheck trim-vocab`'s defaults into a scratch folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.accuracy import TOLERANCE, frozen_split  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DEFAULT_MODEL,
+    REPO_ROOT,
+    BenchmarkError,
+    bench_notes,
+    check_model,
+    machine_info,
+    machine_line,
+    markdown_table,
+    run_worker,
+    save_result,
+    scratch_dir,
+    set_threads,
+    setup_logging,
+    write_notes,
+)
+
+log = logging.getLogger("benchmarks.vocab_trim")
+OFFLINE = Path(__file__).resolve().parent / "offline_throughput.py"
+
+
+def unknown_shares(model: Path, trimmed: Path) -> dict[str, Any]:
+    """Share of the test and validation notes' tokens (model inputs) the trimmed model reads as `<unk>`,
+    beside the share the whole tokenizer already maps to `<unk>`."""
+    from notecheck.model.classifier import Classifier
+    from notecheck.training.vocab_trim import inputs_of
+
+    split, split_file = frozen_split(model)
+    scorer: Any = Classifier.from_pretrained(trimmed).scorer
+    out: dict[str, Any] = {"split_file": split_file}
+    for part in ("validation", "test"):
+        notes = getattr(split, part)
+        ids = [i for seq in scorer.tokenizer(inputs_of(notes), verbose=False)["input_ids"] for i in seq]
+        unk = scorer.tokenizer.unk_token_id
+        out[part] = {
+            "notes": len(notes),
+            "tokens": len(ids),
+            "unknown_share_trimmed": scorer.vocab.unknown_share(ids),
+            "unknown_share_tokenizer": sum(i == unk for i in ids) / max(len(ids), 1),
+        }
+    return out
+
+
+def test_f1(model: Path, trimmed: Path, runtimes: list[str], threads: int) -> dict[str, Any]:
+    """Test macro-F1 of the whole and the trimmed model at each runtime, and how far their P differ."""
+    import numpy as np
+
+    from notecheck.model.classifier import Classifier
+    from notecheck.training.evaluate import evaluate
+
+    set_threads(threads)
+    notes = frozen_split(model)[0].test
+    out: dict[str, Any] = {}
+    for runtime in runtimes:
+        reports = {name: evaluate(Classifier.from_pretrained(path, runtime=runtime), notes) for name, path in
+                   (("whole", model), ("trimmed", trimmed))}  # fmt: skip
+        p = {k: np.asarray(r["curves"]["p_commercial"]) for k, r in reports.items()}
+        f1 = {k: r["summary"]["macro_f1"] for k, r in reports.items()}
+        out[runtime] = {
+            "macro_f1_whole": f1["whole"],
+            "macro_f1_trimmed": f1["trimmed"],
+            "delta": f1["trimmed"] - f1["whole"],
+            "within_tolerance": abs(f1["trimmed"] - f1["whole"]) <= TOLERANCE,
+            "max_abs_dp": float(np.max(np.abs(p["trimmed"] - p["whole"]))),
+        }
+        log.info("%s: test macro-F1 whole %.4f, trimmed %.4f", runtime, f1["whole"], f1["trimmed"])
+    return {"n_test": len(notes), "runtimes": out}
+
+
+def peak_memory(model: Path, trimmed: Path, notes: int, rounds: int, threads: int, runtime: str) -> dict[str, Any]:
+    """Peak RSS (MiB) of `score_files` on the whole and trimmed model and of the fp32 pipeline, in fresh
+    processes, alternated; the largest of each contender's rounds."""
+    note_set = bench_notes(notes)
+    runs: dict[str, list[dict[str, Any]]] = {"whole": [], "trimmed": [], "pipeline": []}
+    with scratch_dir() as tmp:
+        notes_file = write_notes(note_set.notes, Path(tmp) / "notes.jsonl")
+        common = ["--notes-file", str(notes_file), "--runtime", runtime, "--threads", str(threads)]
+        for _ in range(rounds):
+            for name in runs:
+                kind, path = ("pipeline", model) if name == "pipeline" else ("notecheck", model)
+                path = trimmed if name == "trimmed" else path
+                args = ["--worker", kind, "--model", str(path), *common, "--batch-size", "32", "--via", "score_files"]
+                result = run_worker(OFFLINE, args, timeout_s=3600)
+                log.info("%s: peak RSS %.0f MiB, %.1f notes/s", name, result["peak_rss_mb"], result["notes_per_s"])
+                runs[name].append(result)
+    peak = {name: max(r["peak_rss_mb"] for r in results) for name, results in runs.items()}
+    return {
+        "notes": len(note_set.notes),
+        "rounds": rounds,
+        "runtime": runtime,
+        "peak_rss_mb": peak,
+        "trimmed_vs_pipeline": peak["trimmed"] / peak["pipeline"],
+        "whole_vs_pipeline": peak["whole"] / peak["pipeline"],
+        "runs": runs,
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    unk, f1, mem = result["unknown"], result["accuracy"], result["memory"]
+    printed = result["trim"]["printed"]
+    lines = [
+        f"### Vocabulary trimming ({printed['embedding_rows']} embedding rows, {printed['parameters']} parameters)",
+        machine_line(result["machine"]),
+        "",
+        markdown_table(
+            ["notes", "tokens", "read as <unk>, trimmed", "<unk> already in the tokenizer"],
+            [
+                [
+                    f"{part} ({unk[part]['notes']}, held-out writers)",
+                    unk[part]["tokens"],
+                    f"{unk[part]['unknown_share_trimmed']:.4%}",
+                    f"{unk[part]['unknown_share_tokenizer']:.4%}",
+                ]
+                for part in ("validation", "test")
+            ],
+        ),
+        "",
+        markdown_table(
+            ["runtime", "test macro-F1 whole", "trimmed", "Δ", f"within {TOLERANCE}", "max abs Δp"],
+            [
+                [
+                    rt,
+                    r["macro_f1_whole"],
+                    r["macro_f1_trimmed"],
+                    f"{r['delta']:+.4f}",
+                    "yes" if r["within_tolerance"] else "NO",
+                    r["max_abs_dp"],
+                ]
+                for rt, r in f1["runtimes"].items()
+            ],
+        ),
+        "",
+        markdown_table(
+            ["contender", "peak RSS MiB", "/ pipeline"],
+            [
+                [
+                    f"notecheck score ({mem['runtime']}), whole model",
+                    mem["peak_rss_mb"]["whole"],
+                    mem["whole_vs_pipeline"],
+                ],
+                [
+                    f"notecheck score ({mem['runtime']}), trimmed model",
+                    mem["peak_rss_mb"]["trimmed"],
+                    mem["trimmed_vs_pipeline"],
+                ],
+                ["transformers.pipeline (fp32, batch 32)", mem["peak_rss_mb"]["pipeline"], 1.0],
+            ],
+        ),
+        "",
+        f"Peak RSS over {mem['notes']} notes, the largest of {mem['rounds']} alternating rounds, each a fresh process.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="the whole model directory")
+    parser.add_argument("--notes", type=int, default=300, help="notes scored per peak-memory measurement")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runtime", default="bf16", help="notecheck's runtime for the memory figures")
+    parser.add_argument("--f1-runtimes", default="fp32,bf16")
+    args = parser.parse_args(argv)
+    setup_logging()
+    model = check_model(args.model)
+    with scratch_dir() as tmp:
+        # this process stays small until the peak-memory workers have run: Linux carries a parent's peak RSS
+        # into the children it starts, so the trimming (which loads the fp32 model) runs in its own process
+        trimmed = Path(tmp) / "trimmed"
+        cmd = [sys.executable, "-m", "notecheck", "trim-vocab", "--model", str(model), "--out", str(trimmed)]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=1800)
+        if done.returncode:
+            raise BenchmarkError(f"trim-vocab failed: {done.stderr.strip()[-500:]}")
+        memory = peak_memory(model, trimmed, args.notes, args.rounds, args.threads, args.runtime)
+        from notecheck.model.metadata import ModelMetadata
+
+        meta, whole = ModelMetadata.load(trimmed), ModelMetadata.load(model)
+        trim_facts = dict(line.split(": ", 1) for line in done.stdout.strip().splitlines())
+        result: dict[str, Any] = {
+            "benchmark": "vocab_trim",
+            "model": str(model),
+            "model_version": whole.version,
+            "trimmed_version": meta.version,
+            "trim": {"vocab": meta.vocab, "printed": trim_facts},
+            "unknown": unknown_shares(model, trimmed),
+            "accuracy": test_f1(model, trimmed, args.f1_runtimes.split(","), args.threads),
+            "memory": memory,
+            "machine": machine_info(args.threads),
+        }
+    path = save_result("vocab_trim", result)
+    print(render(result))
+    print(f"\n(written to {path})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
