@@ -154,7 +154,7 @@ class Classifier:
             if metadata.vocab:  # a trimmed vocabulary: tokenizer ids are read through its remap
                 from notecheck.model.vocab import load_remap
 
-                scorer.vocab = load_remap(path, scorer.tokenizer, scorer.model)
+                scorer.vocab = load_remap(path, scorer.tokenizer)
         log.info("loaded model %s (%s) from %s", metadata.version, metadata.backend, path)
         return cls(scorer, metadata)
 

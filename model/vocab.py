@@ -17,6 +17,7 @@ recorded under `vocab` in `notecheck.json`; `Classifier.from_pretrained` applies
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,8 +116,11 @@ class VocabRemap:
             )
 
 
-def load_remap(directory: str | Path, tokenizer: Any, model: Any) -> VocabRemap:
-    """A trimmed model directory's remap, checked against its tokenizer and its embedding rows."""
+def load_remap(directory: str | Path, tokenizer: Any) -> VocabRemap:
+    """A trimmed model directory's remap, checked against its tokenizer and its embedding rows. The row count
+    is read from `config.json` (`vocab_size`, which the weights' shape must match to load at all), so a runtime
+    that never builds the torch model (openvino) is not made to load it for this check."""
     remap = VocabRemap.load(directory)
-    remap.check(Path(directory), len(tokenizer), int(model.get_input_embeddings().num_embeddings))
+    config = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))
+    remap.check(Path(directory), len(tokenizer), int(config["vocab_size"]))
     return remap

@@ -144,3 +144,12 @@ def test_trim_vocab_command_writes_a_model_that_loads(tmp_path: Path, tiny_model
     assert loaded.metadata.vocab["training_notes"] > 0 and loaded.metadata.vocab["source_version"] == "tiny-0"
     assert main(args) == 2  # the output exists: never overwritten
     shutil.rmtree(out)
+
+
+def test_a_trimmed_model_under_openvino_never_builds_the_torch_model(tmp_path: Path, trimmed: Classifier) -> None:
+    out = trimmed.save_pretrained(tmp_path / "trimmed")
+    Classifier.from_pretrained(out, runtime="openvino")  # converts (and caches) once
+    again = Classifier.from_pretrained(out, runtime="openvino")
+    texts = [KEPT_TEXT, f"{UNSEEN_WORD} are great"]
+    np.testing.assert_allclose(again.scores(texts).logits, trimmed.scores(texts).logits, atol=0.05)  # bf16 here
+    assert not again.scorer.model_loaded  # type: ignore[attr-defined] # the remap was checked without it
