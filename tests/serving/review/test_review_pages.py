@@ -33,6 +33,9 @@ def db(tmp_path: Path) -> Any:
 
 
 def app_for(db: str, classifier: Any = None, **settings: Any) -> Any:
+    """The app on `db`; claims follow priority order unless a test asks for audit draws (an unseeded 5 %
+    audit share would make "the next note" a coin toss)."""
+    settings.setdefault("review_audit_share", 0.0)
     return create_app(Settings(database_url=db, **settings), classifier=classifier or FakeClassifier())
 
 
