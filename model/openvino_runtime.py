@@ -7,9 +7,9 @@ or AMX), else in fp32: about twice torch bf16's notes/s at the same verdicts (RE
 `benchmarks/accuracy.py`).
 
 Converting the torch model (`openvino.convert_model`, ~10 s for e5-small) happens once per model directory:
-the result is cached under `cache_dir()`, keyed by the model's weight and config files, so a later load
-reads it in about a second without ever loading the torch weights. The torch model is loaded only when
-something needs it (gradient explanations, saving, training code).
+the result is cached under `cache_dir()` with fp16 weights, keyed by the model's weight and config files, so a
+later load maps it in about a second without ever loading the torch weights. The torch model, and PyTorch itself
+(~0.2 GB resident), are loaded only when something needs them (gradient explanations, saving, training code).
 
 >>> OpenVinoEngine.precision_for(native_bf16=False)
 'f32'
@@ -23,27 +23,30 @@ import importlib.util
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from notecheck.model.errors import ModelLoadError, NotecheckError, first_line
-from notecheck.model.metadata import FIX
-from notecheck.model.model_dir import TOKENIZER_FILE, WEIGHT_FILES
-from notecheck.model.scorer import TransformerScorer, apply_runtime, bf16_is_fast
+from notecheck.model.errors import NotecheckError, first_line
+from notecheck.model.model_dir import WEIGHT_FILES
+from notecheck.model.scorer import TransformerScorer, bf16_is_fast, load_torch_model
+from notecheck.model.tokenizer import FastTokenizer
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
 #: Where converted models are cached (default `$XDG_CACHE_HOME/notecheck`, else `~/.cache/notecheck`).
 CACHE_ENV = "NOTECHECK_CACHE_DIR"
 #: Bump when the conversion changes: entries made by an older conversion are then never read.
-CONVERSION_FORMAT = 1
+CONVERSION_FORMAT = 2  # 2: weights cached in fp16
 INPUTS = ("input_ids", "attention_mask")
 
 
@@ -77,21 +80,21 @@ def cache_key(model_dir: Path) -> str:
     return digest.hexdigest()[:24]
 
 
-class _Logits(torch.nn.Module):
-    """(input_ids, attention_mask) -> logits: the graph OpenVINO converts."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        logits: torch.Tensor = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-        return logits
-
-
 def convert(model: torch.nn.Module) -> Any:
     """An `openvino.Model` of an fp32 sequence classifier, batch size and length left dynamic."""
     import openvino as ov
+    import torch
+
+    class _Logits(torch.nn.Module):
+        """(input_ids, attention_mask) -> logits: the graph OpenVINO converts."""
+
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            logits: torch.Tensor = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+            return logits
 
     ids = torch.tensor([[2, 5, 6, 3], [2, 5, 3, 0]], dtype=torch.long)
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=torch.long)
@@ -110,7 +113,10 @@ def save_atomic(ov_model: Any, target: Path) -> None:
     target.parent.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent.parent))
     try:
-        ov.save_model(ov_model, staging / target.name, compress_to_fp16=False)  # fp32 stays exact
+        # fp16 weights: half the file, and OpenVINO maps it rather than reading it, so only the embedding rows
+        # a note uses are ever resident (peak RSS of a trimmed model 0.5x; README, "Speed on CPU"). The
+        # forward passes still run in bf16 or f32; fp16 keeps 11 significant bits to bf16's 8.
+        ov.save_model(ov_model, staging / target.name, compress_to_fp16=True)
         with contextlib.suppress(OSError):  # another process got there first: theirs is the same model
             staging.rename(target.parent)
     finally:
@@ -136,7 +142,7 @@ class OpenVinoEngine:
         import openvino as ov
 
         config = {
-            "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
+            "INFERENCE_NUM_THREADS": threads or intra_op_threads(),
             "INFERENCE_PRECISION_HINT": precision or cls.precision_for(bf16_is_fast()),
             "PERFORMANCE_HINT": "LATENCY",  # one stream: a batch uses all the threads
         }
@@ -153,16 +159,13 @@ class OpenVinoEngine:
             return np.array(out[self.compiled.output(0)], dtype=np.float32)
 
 
-def load_torch_model(path: Path, runtime: str) -> torch.nn.Module:
-    """The directory's torch classifier in `runtime` (fp32 or bf16), as `TransformerScorer.load` reads it."""
-    from notecheck.model.pooling import load_sequence_classifier
-
-    try:
-        dtype = torch.bfloat16 if runtime == "bf16" else None
-        model = load_sequence_classifier(path, use_safetensors=True, dtype=dtype)
-    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds
-        raise ModelLoadError(path / WEIGHT_FILES[0], f"weights do not load ({first_line(exc)}): {FIX}") from exc
-    return apply_runtime(model, runtime).eval()
+def intra_op_threads() -> int:
+    """Threads for one inference, as torch would use them: torch's setting where torch is loaded, else
+    `OMP_NUM_THREADS`, else 0 (OpenVINO's default: one per core)."""
+    if "torch" in sys.modules:
+        return int(sys.modules["torch"].get_num_threads())
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() else 0
 
 
 def load_engine(path: Path, cache: Path | None = None) -> tuple[OpenVinoEngine, str]:
@@ -180,28 +183,33 @@ def load_engine(path: Path, cache: Path | None = None) -> tuple[OpenVinoEngine, 
         log.warning("openvino: cached model %s unreadable (%s): converting again", target, first_line(exc))
         shutil.rmtree(target.parent, ignore_errors=True)
         ov_model = None
-    if ov_model is None:
-        log.info("openvino: converting %s (once per model directory)", path)
-        torch_model = load_torch_model(path, "fp32")
-        try:
-            ov_model = convert(torch_model)
-        except Exception as exc:  # noqa: BLE001 - the converter raises many kinds
-            raise OpenVinoError(f"openvino cannot convert {path}: {first_line(exc)}") from exc
-        del torch_model  # the converted model holds its own copy of the weights
-        how = "converted"
-        try:
-            save_atomic(ov_model, target)
-        except OSError as exc:  # a read-only cache: still serve, convert again next time
-            log.warning("openvino: cannot cache the converted model in %s: %s", target.parent, exc)
-            how = "converted, not cached"
+    if ov_model is not None:
+        return _compiled(ov_model, path), how
+    log.info("openvino: converting %s (once per model directory)", path)
+    torch_model = load_torch_model(path, "fp32")
     try:
-        return OpenVinoEngine.compile(ov_model), how
+        ov_model = convert(torch_model)
+    except Exception as exc:  # noqa: BLE001 - the converter raises many kinds
+        raise OpenVinoError(f"openvino cannot convert {path}: {first_line(exc)}") from exc
+    del torch_model  # the converted model holds its own copy of the weights
+    try:
+        save_atomic(ov_model, target)
+    except OSError as exc:  # a read-only cache: still serve, convert again next time
+        log.warning("openvino: cannot cache the converted model in %s: %s", target.parent, exc)
+        with tempfile.TemporaryDirectory(prefix="notecheck-openvino-") as scratch:
+            # read back what was saved even so: the first run scores with the fp16 weights every later one reads
+            ov.save_model(ov_model, Path(scratch) / "model.xml", compress_to_fp16=True)
+            del ov_model
+            return _compiled(ov.Core().read_model(Path(scratch) / "model.xml"), path), "converted, not cached"
+    del ov_model
+    return _compiled(ov.Core().read_model(target), path), "converted"
+
+
+def _compiled(ov_model: Any, path: Path) -> OpenVinoEngine:
+    try:
+        return OpenVinoEngine.compile(ov_model)
     except RuntimeError as exc:
         raise OpenVinoError(f"openvino cannot compile {path} for this CPU: {first_line(exc)}") from exc
-
-
-class _NotLoaded(torch.nn.Module):
-    """Stands for the torch model until something asks for it."""
 
 
 class OpenVinoScorer(TransformerScorer):
@@ -219,7 +227,7 @@ class OpenVinoScorer(TransformerScorer):
     ) -> None:
         self._torch: torch.nn.Module | None = None
         self._load_model = load_model
-        super().__init__(_NotLoaded(), tokenizer, max_length=max_length, **kwargs)
+        super().__init__(None, tokenizer, max_length=max_length, **kwargs)
         self.engine = engine
         self.runtime = "openvino"
 
@@ -231,32 +239,27 @@ class OpenVinoScorer(TransformerScorer):
         return self._torch
 
     @model.setter
-    def model(self, value: torch.nn.Module) -> None:
-        self._torch = None if isinstance(value, _NotLoaded) else value
+    def model(self, value: torch.nn.Module | None) -> None:
+        self._torch = value
 
     @property
     def model_loaded(self) -> bool:
         """Whether the torch model has been loaded (scoring never needs it)."""
         return self._torch is not None
 
-    def forward(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
-        return self.engine(inputs["input_ids"].numpy(), inputs["attention_mask"].numpy())
+    def forward(self, inputs: dict[str, Any]) -> np.ndarray:
+        return self.engine(np.asarray(inputs["input_ids"]), np.asarray(inputs["attention_mask"]))
 
     @classmethod
     def load(cls, path: str | Path, max_length: int, runtime: str = "openvino", **kwargs: Any) -> OpenVinoScorer:
         """Load a model directory for the `openvino` runtime: the cached conversion, or convert it now.
         Raises `OpenVinoError` when OpenVINO is missing or cannot run the model, `ModelLoadError` for a
         directory whose files are at fault."""
-        from transformers import AutoTokenizer
-
         from notecheck.model.scorer import torch_runtime
 
         path = Path(path)
         engine, how = load_engine(path)
         log.info("openvino runtime: %s model, %s precision", how, engine.precision)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path)
-        except Exception as exc:  # noqa: BLE001 - as `TransformerScorer.load`: the message names the file
-            raise ModelLoadError(path / TOKENIZER_FILE, f"tokenizer does not load ({first_line(exc)}): {FIX}") from exc
+        tokenizer = FastTokenizer.from_pretrained(path)
         fallback = torch_runtime()
         return cls(engine, tokenizer, max_length, lambda: load_torch_model(path, fallback), **kwargs)

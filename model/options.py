@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-#: Inference runtimes (`model.scorer.apply_runtime`): torch fp32 is exact; bf16 and int8 trade a little accuracy
+#: Inference runtimes (`model.torch_runtime.apply_runtime`): torch fp32 is exact; bf16 and int8 trade a little accuracy
 #: for speed on CPUs with the matching instructions; `openvino` runs the same model compiled by OpenVINO, in bf16
 #: where the CPU has native bf16 (AVX512-BF16 or AMX), else fp32 (`model.openvino_runtime`). `auto` is openvino
 #: where installed, else bf16 where native, else fp32 (`model.scorer.resolve_runtime`).

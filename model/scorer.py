@@ -3,6 +3,10 @@
 Inference sorts notes by token length and cuts batches by a token budget where padding would cost more than
 another forward pass (`model.batch_plan`), so a batch of short notes is not padded to the length of one long
 note; batches run under `torch.inference_mode()`, or in OpenVINO (`model.openvino_runtime`).
+
+This module imports neither PyTorch nor `transformers` (their import costs ~0.2 GB of resident memory, which
+a process scoring through OpenVINO never needs): torch is imported where a torch model is loaded or run, and
+the tokenizer is read by `model.tokenizer`.
 """
 
 from __future__ import annotations
@@ -10,20 +14,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from notecheck.model.batch_plan import plan_batches
 from notecheck.model.errors import ModelLoadError, first_line
 from notecheck.model.metadata import FIX
-from notecheck.model.model_dir import TOKENIZER_FILE, WEIGHT_FILES, check_transformer_files
+from notecheck.model.model_dir import WEIGHT_FILES, check_transformer_files
 from notecheck.model.options import RUNTIMES
-from notecheck.model.pooling import load_sequence_classifier
+from notecheck.model.tokenizer import FastTokenizer
 from notecheck.model.vocab import VocabRemap
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +76,15 @@ class TransformerScorer:
 
     def __init__(
         self,
-        model: torch.nn.Module,
-        tokenizer: PreTrainedTokenizerBase,
+        model: torch.nn.Module | None,
+        tokenizer: Any,  # a `FastTokenizer`, or a `transformers` tokenizer while training
         max_length: int,
         batch_size: int = 32,
         max_tokens: int = 8192,
         pad_multiple: int = 1,
     ) -> None:
-        self.model = model.eval()
+        if model is not None:  # None: a subclass runs the forward passes (`model.openvino_runtime`)
+            self.model: torch.nn.Module = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.batch_size = batch_size
@@ -106,18 +113,9 @@ class TransformerScorer:
                     raise ModelLoadError(path, f"{exc}: use another --runtime") from exc
                 runtime = torch_runtime()
                 log.warning("%s: running runtime %s instead", exc, runtime)
-        try:  # weights first: their load peak then comes before the tokenizer's ~0.3 GB, not on top
-            # bf16 weights are read as bf16: no fp32 copy of the model ever sits in memory (peak RSS)
-            dtype = torch.bfloat16 if runtime == "bf16" else None
-            model = load_sequence_classifier(path, use_safetensors=True, dtype=dtype)
-        except Exception as exc:  # noqa: BLE001
-            raise ModelLoadError(path / WEIGHT_FILES[0], f"weights do not load ({first_line(exc)}): {FIX}") from exc
-        model = apply_runtime(model, runtime)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path)
-        except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the message names the file
-            raise ModelLoadError(path / TOKENIZER_FILE, f"tokenizer does not load ({first_line(exc)}): {FIX}") from exc
-        scorer = cls(model, tokenizer, max_length=max_length, **kwargs)
+        # weights first: their load peak then comes before the tokenizer's ~0.3 GB, not on top
+        model = load_torch_model(path, runtime)
+        scorer = cls(model, FastTokenizer.from_pretrained(path), max_length=max_length, **kwargs)
         scorer.runtime = runtime
         return scorer
 
@@ -150,32 +148,42 @@ class TransformerScorer:
         keep = slice(0, self.max_length - 1)
         return (ids[keep] + ids[-1:], offsets[keep] + offsets[-1:]) if len(ids) > self.max_length else (ids, offsets)
 
-    def collate(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+    def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
         """Right-pad a batch of id lists to its longest member, rounded up to a multiple of `pad_multiple`
-        (the attention mask hides the padding: the logits do not change beyond float noise)."""
+        (the attention mask hides the padding: the logits do not change beyond float noise); int64 arrays."""
         longest = max(len(s) for s in ids)
         width = max(longest, min(-(-longest // self.pad_multiple) * self.pad_multiple, self.max_length))
         pad = self.model_ids([self.tokenizer.pad_token_id or 0])[0]
-        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        input_ids = np.full((len(ids), width), pad, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
         for row, seq in enumerate(ids):
-            input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            input_ids[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1
         return {"input_ids": input_ids, "attention_mask": mask}
+
+    def collate(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """`pad` as torch tensors, for the torch model (training, probes, gradient explanations)."""
+        import torch
+
+        return {k: torch.from_numpy(v) for k, v in self.pad(ids).items()}
 
     def score(self, texts: Sequence[str]) -> Scores:
         """Logits for each text, in input order."""
         enc = self.encode(texts)
         logits = np.zeros((len(texts), 2), dtype=np.float32)
-        with torch.inference_mode():
-            for batch in plan_batches([len(s) for s in enc.ids], self.batch_size, self.max_tokens):
-                logits[batch] = self.forward(self.collate([enc.ids[i] for i in batch]))
+        for batch in plan_batches([len(s) for s in enc.ids], self.batch_size, self.max_tokens):
+            logits[batch] = self.forward(self.pad([enc.ids[i] for i in batch]))
         return Scores(logits=logits, n_tokens=enc.n_tokens, truncated=enc.truncated)
 
-    def forward(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
-        """(n, 2) float32 logits of one collated batch (`model.openvino_runtime` runs it in OpenVINO)."""
+    def forward(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """(n, 2) float32 logits of one padded batch, under `torch.inference_mode()` (`model.openvino_runtime`
+        runs it in OpenVINO instead)."""
+        import torch
+
         device = next(self.model.parameters()).device
-        logits: np.ndarray = self.model(**{k: v.to(device) for k, v in inputs.items()}).logits.float().cpu().numpy()
+        with torch.inference_mode():
+            batch = {k: torch.as_tensor(v).to(device) for k, v in inputs.items()}
+            logits: np.ndarray = self.model(**batch).logits.float().cpu().numpy()
         return logits
 
 
@@ -200,72 +208,42 @@ def torch_runtime() -> str:
 
 def bf16_is_fast() -> bool:
     """Whether this CPU has native bf16 matrix instructions (AVX512-BF16 or AMX), where bf16 runs several
-    times faster than fp32; elsewhere bf16 is emulated and slower."""
+    times faster than fp32; elsewhere bf16 is emulated and slower. Read from the kernel's CPU flags on Linux
+    (no torch import), else asked of torch."""
+    flags = cpu_flags()
+    if flags is not None:
+        return bool(flags & {"avx512_bf16", "amx_bf16"})
+    import torch
+
     cpu = getattr(torch, "cpu", None)
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
-class FusedLinear(torch.nn.Module):
-    """An `nn.Linear` run by oneDNN's linear primitive, bias fused in. In bf16 on CPU, `F.linear` with a bias
-    goes through `addmm`, which first copies the broadcast bias into the output and then runs a slower GEMM:
-    this runs the same arithmetic at about twice the speed (benchmarks/inference_profile.py). Same
-    parameters and names as the `nn.Linear` it wraps, so state dicts do not change; with autograd on (the
-    gradient explanations) it falls back to `F.linear`, which has a backward."""
-
-    def __init__(self, linear: torch.nn.Linear) -> None:
-        super().__init__()
-        self.weight = linear.weight
-        self.bias = linear.bias
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
-            return torch.nn.functional.linear(x, self.weight, self.bias)
-        out: torch.Tensor = torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
-        return out
-
-
-def fused_linear_works() -> bool:
-    """Whether oneDNN's bf16 linear is available here and agrees with `F.linear` (checked once per call)."""
-    if not (torch.backends.mkldnn.is_available() and bf16_is_fast()):  # type: ignore[no-untyped-call]
-        return False
+@cache
+def cpu_flags() -> frozenset[str] | None:
+    """The CPU's feature flags from `/proc/cpuinfo` (Linux), or None where there is no such file."""
     try:
-        gen = torch.Generator().manual_seed(0)
-        x, w, b = (torch.randn(*shape, generator=gen).to(torch.bfloat16) for shape in ((3, 5, 16), (8, 16), (8,)))
-        with torch.inference_mode():
-            got = torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
-            want = torch.nn.functional.linear(x.float(), w.float(), b.float())
-        return got.shape == want.shape and bool(torch.allclose(got.float(), want, atol=0.1, rtol=0.02))
-    except (RuntimeError, AttributeError, NotImplementedError) as exc:  # an older or different torch build
-        log.debug("oneDNN fused linear unavailable: %s", exc)
-        return False
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return None
 
 
-def fuse_linears(model: torch.nn.Module) -> int:
-    """Swap every `nn.Linear` of a CPU bf16 model for a `FusedLinear`; returns how many were swapped."""
-    swapped = 0
-    for module in list(model.modules()):
-        for name, child in list(module.named_children()):
-            if type(child) is torch.nn.Linear:
-                setattr(module, name, FusedLinear(child))
-                swapped += 1
-    return swapped
+def load_torch_model(path: Path, runtime: str) -> torch.nn.Module:
+    """The directory's torch classifier in `runtime` (fp32, bf16 or int8), in eval mode. bf16 weights are
+    read as bf16: no fp32 copy of the model ever sits in memory (peak RSS)."""
+    import torch
 
+    from notecheck.model.pooling import load_sequence_classifier
+    from notecheck.model.torch_runtime import apply_runtime
 
-def apply_runtime(model: torch.nn.Module, runtime: str) -> torch.nn.Module:
-    """Cast or quantize a loaded model for inference. fp32 is exact; bf16 and int8 trade a little accuracy
-    for speed on CPUs with the matching instructions (see the benchmarks). bf16 on a CPU with native bf16
-    also runs its linear layers through oneDNN's fused primitive (`FusedLinear`): same results, faster."""
-    if runtime == "bf16":
-        model = model.to(torch.bfloat16)
-        on_cpu = all(p.device.type == "cpu" for p in model.parameters())
-        if on_cpu and fused_linear_works():
-            log.debug("bf16: %d linear layers run by oneDNN", fuse_linears(model))
-        return model
-    if runtime == "int8":
-        quantized = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-            model, {torch.nn.Linear}, dtype=torch.qint8
-        )
-        return cast(torch.nn.Module, quantized)
-    return model
+    try:
+        dtype = torch.bfloat16 if runtime == "bf16" else None
+        model = load_sequence_classifier(path, use_safetensors=True, dtype=dtype)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds
+        raise ModelLoadError(path / WEIGHT_FILES[0], f"weights do not load ({first_line(exc)}): {FIX}") from exc
+    return apply_runtime(model, runtime).eval()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +44,10 @@ def test_converted_model_gives_torch_logits_in_fp32_and_close_in_bf16(tiny_model
     loaded = Classifier.from_pretrained(tiny_model_dir, runtime="openvino").scorer
     assert isinstance(loaded, ovr.OpenVinoScorer)
     want = torch_logits(tiny_model_dir)
-    batch = loaded.collate(loaded.encode(TEXTS).ids)  # padded: the mask must hide the padding
-    got = fp32(batch["input_ids"].numpy(), batch["attention_mask"].numpy())
+    batch = loaded.pad(loaded.encode(TEXTS).ids)  # padded: the mask must hide the padding
+    got = fp32(batch["input_ids"], batch["attention_mask"])
     assert got.dtype == np.float32 and got.shape == (len(TEXTS), 2)
-    np.testing.assert_allclose(got, want, atol=1e-4)
+    np.testing.assert_allclose(got, want, atol=2e-3)  # f32 arithmetic on weights cached in fp16
     # the runtime's own precision (bf16 on CPUs with native bf16): within bf16 rounding
     np.testing.assert_allclose(loaded.score(TEXTS).logits, want, atol=0.05)
 
@@ -93,7 +95,27 @@ def test_an_unwritable_cache_still_serves(
     monkeypatch.setenv(ovr.CACHE_ENV, str(blocker))
     engine, how = ovr.load_engine(tiny_model_dir)
     assert how == "converted, not cached"
-    assert engine(np.array([[2, 5, 3]]), np.ones((1, 3), dtype=np.int64)).shape == (1, 2)
+    ids, mask = np.array([[2, 5, 3]]), np.ones((1, 3), dtype=np.int64)
+    assert engine(ids, mask).shape == (1, 2)
+    # the same fp16 weights as a cached conversion: the first run scores as every later one
+    cached, _ = ovr.load_engine(tiny_model_dir, cache=tmp_path / "writable")
+    np.testing.assert_array_equal(engine(ids, mask), cached(ids, mask))
+
+
+def test_the_cache_holds_fp16_weights_and_cached_scoring_never_imports_torch(tiny_model_dir: Path, cache: Path) -> None:
+    Classifier.from_pretrained(tiny_model_dir, runtime="openvino")  # converts (this process has torch anyway)
+    (xml,) = (cache / "openvino").glob("*/model.xml")
+    assert 'element_type="f16"' in xml.read_text(encoding="utf-8")
+    script = (
+        "import sys; from notecheck.model.classifier import Classifier; "
+        f"c = Classifier.from_pretrained({str(tiny_model_dir)!r}, runtime='openvino'); "
+        "p = c.predict(['link in bio, DM me', '周末的咖啡']); "
+        "print(len(p), c.scorer.runtime, sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    env = {**os.environ, ovr.CACHE_ENV: str(cache)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "2 openvino []"
 
 
 def test_the_torch_model_loads_only_when_gradients_need_it(tiny_model_dir: Path, cache: Path) -> None:

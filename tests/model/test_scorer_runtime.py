@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from notecheck.model.classifier import Classifier
-from notecheck.model.scorer import FusedLinear, fuse_linears, fused_linear_works
+from notecheck.model.torch_runtime import FusedLinear, fuse_linears, fused_linear_works
 
 needs_fused = pytest.mark.skipif(not fused_linear_works(), reason="no native bf16 oneDNN linear on this CPU")
 

@@ -241,3 +241,17 @@ def test_ensure_base_model_passes_local_dirs_and_hub_ids_through(tmp_path: Path)
     assert ensure_base_model("some-org/some-encoder") == "some-org/some-encoder"
     with pytest.raises(ModelLoadError):
         ensure_base_model(str(tmp_path / "no-such-dir"))
+
+
+@pytest.mark.slow
+def test_fast_tokenizer_reads_every_bundled_note_as_transformers_does(converted: Path) -> None:
+    # scoring reads the tokenizer without transformers (`model.tokenizer`): ids and offsets must not move
+    from tokenizer_support import assert_same_as_transformers
+
+    from notecheck.model.classifier import model_input
+    from notecheck.model.loader import load_notes
+
+    notes, _ = load_notes(sorted((Path(__file__).parents[3] / "data" / "notes").glob("*.jsonl")))
+    texts = [model_input(n.note) for n in notes]
+    assert len(texts) > 5000
+    assert_same_as_transformers(converted, texts)
