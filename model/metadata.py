@@ -41,6 +41,9 @@ class ModelMetadata:
     combiner: dict[str, Any] = field(default_factory=dict)
     # a trimmed vocabulary (`model.vocab.VocabRemap.record`); empty: embedding rows are the tokenizer's ids
     vocab: dict[str, Any] = field(default_factory=dict)
+    # an int8 copy for OpenVINO (`openvino_int8.xml`, written by `training.quantize`): how it was calibrated
+    # and what it scored on the validation writers; empty: not quantized
+    quantized: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)  # the run config that produced it
     git_revision: str = ""
     created_at: str = ""

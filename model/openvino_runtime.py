@@ -48,6 +48,8 @@ CACHE_ENV = "NOTECHECK_CACHE_DIR"
 #: Bump when the conversion changes: entries made by an older conversion are then never read.
 CONVERSION_FORMAT = 2  # 2: weights cached in fp16
 INPUTS = ("input_ids", "attention_mask")
+#: A quantized copy's int8 model, beside its weights (`training.quantize`); loaded instead of converting.
+INT8_FILE = "openvino_int8.xml"
 
 
 class OpenVinoError(NotecheckError):
@@ -169,22 +171,35 @@ def intra_op_threads() -> int:
 
 
 def load_engine(path: Path, cache: Path | None = None) -> tuple[OpenVinoEngine, str]:
-    """The compiled model of a directory, converted on first use and cached; (engine, how it was found:
-    "cached", "converted" or "converted, not cached")."""
+    """The compiled model of a directory; (engine, how it was found: "quantized int8" for a directory
+    `notecheck quantize` wrote, else "cached", "converted" or "converted, not cached")."""
     if not openvino_available():
         raise OpenVinoError("the openvino package is not installed (pip install openvino)")
     import openvino as ov
 
+    if (path / INT8_FILE).is_file():
+        try:
+            return _compiled(ov.Core().read_model(path / INT8_FILE), path), "quantized int8"
+        except RuntimeError as exc:
+            raise OpenVinoError(
+                f"{path / INT8_FILE} does not load ({first_line(exc)}): quantize the model again"
+            ) from exc
+    ov_model, how = converted_model(path, cache)
+    return _compiled(ov_model, path), how
+
+
+def converted_model(path: Path, cache: Path | None = None) -> tuple[Any, str]:
+    """The directory's `openvino.Model` with fp16 weights: from the cache, else converted now and cached;
+    (model, "cached", "converted" or "converted, not cached")."""
+    import openvino as ov
+
     target = (cache or cache_dir()) / "openvino" / cache_key(path) / "model.xml"
-    how = "cached"
     try:
-        ov_model = ov.Core().read_model(target) if target.is_file() else None
+        if target.is_file():
+            return ov.Core().read_model(target), "cached"
     except RuntimeError as exc:  # a damaged entry: convert again
         log.warning("openvino: cached model %s unreadable (%s): converting again", target, first_line(exc))
         shutil.rmtree(target.parent, ignore_errors=True)
-        ov_model = None
-    if ov_model is not None:
-        return _compiled(ov_model, path), how
     log.info("openvino: converting %s (once per model directory)", path)
     torch_model = load_torch_model(path, "fp32")
     try:
@@ -197,12 +212,13 @@ def load_engine(path: Path, cache: Path | None = None) -> tuple[OpenVinoEngine, 
     except OSError as exc:  # a read-only cache: still serve, convert again next time
         log.warning("openvino: cannot cache the converted model in %s: %s", target.parent, exc)
         with tempfile.TemporaryDirectory(prefix="notecheck-openvino-") as scratch:
-            # read back what was saved even so: the first run scores with the fp16 weights every later one reads
+            # read back what was saved even so: the first run scores with the fp16 weights every later one
+            # reads (into memory, not mapped: the scratch folder goes away)
             ov.save_model(ov_model, Path(scratch) / "model.xml", compress_to_fp16=True)
-            del ov_model
-            return _compiled(ov.Core().read_model(Path(scratch) / "model.xml"), path), "converted, not cached"
-    del ov_model
-    return _compiled(ov.Core().read_model(target), path), "converted"
+            core = ov.Core()
+            core.set_property({"ENABLE_MMAP": False})
+            return core.read_model(Path(scratch) / "model.xml"), "converted, not cached"
+    return ov.Core().read_model(target), "converted"
 
 
 def _compiled(ov_model: Any, path: Path) -> OpenVinoEngine:

@@ -27,6 +27,7 @@ from notecheck.commands.explain import explain
 from notecheck.commands.faithfulness import faithfulness
 from notecheck.commands.kol import kol
 from notecheck.commands.predict import predict
+from notecheck.commands.quantize import quantize
 from notecheck.commands.retrain import retrain
 from notecheck.commands.review import app as review_app
 from notecheck.commands.rollback import rollback
@@ -52,6 +53,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any], str], ...] = (
     ("retrain", retrain, BUILD),
     ("rollback", rollback, BUILD),
     ("trim-vocab", trim_vocab, BUILD),
+    ("quantize", quantize, BUILD),
     ("faithfulness", faithfulness, CHECK),
     ("checklist", checklist, CHECK),
 )
