@@ -48,9 +48,14 @@ def training_split(model: Path) -> list[LabelledNote]:
 
 
 def runtime_accuracy(
-    model: Path, runtimes: Sequence[str] = RUNTIMES, threads: int = 2, limit: int | None = None
+    model: Path,
+    runtimes: Sequence[str] = RUNTIMES,
+    threads: int = 2,
+    limit: int | None = None,
+    quantized: Path | None = None,
 ) -> dict[str, Any]:
-    """Macro-F1 (and agreement with fp32) of each runtime on the test split; `limit` keeps the first notes."""
+    """Macro-F1 (and agreement with fp32) of each runtime on the test split; `limit` keeps the first notes.
+    The runtime `openvino-int8` is the `quantized` copy of `model` (`notecheck quantize`) under openvino."""
     from notecheck.model.classifier import Classifier
     from notecheck.training.evaluate import evaluate
 
@@ -61,7 +66,12 @@ def runtime_accuracy(
     results: dict[str, dict[str, Any]] = {}
     reference: np.ndarray | None = None
     for runtime in runtimes:
-        classifier = Classifier.from_pretrained(model, runtime=runtime)
+        if runtime == "openvino-int8":
+            if quantized is None:
+                continue
+            classifier = Classifier.from_pretrained(quantized, runtime="openvino")
+        else:
+            classifier = Classifier.from_pretrained(model, runtime=runtime)
         report = evaluate(classifier, notes)
         probs = np.asarray(report["curves"]["p_commercial"])
         verdicts = report["curves"]["verdicts"]

@@ -52,6 +52,7 @@ from notecheck.model.schema import Note  # noqa: E402
 
 log = logging.getLogger("benchmarks.offline")
 WARM_UP_NOTES = 16
+INT8 = "openvino-int8"  # a `notecheck quantize` copy of the model, run by the openvino runtime
 RECOMMENDED_RUNTIME = "openvino"  # chosen from the measurements: see benchmarks/results/README_table.md
 PIPELINE_BATCH_SIZES = (1, 32)  # the pipeline's default and a batched setting
 
@@ -70,6 +71,15 @@ class OfflineConfig:
     via: str = "predict"  # or "score_files": the whole `notecheck score` path, file reading and writing included
     isolate: bool = True
     timeout_s: float = 3600.0  # per measurement
+    quantized: Path | None = None  # a `notecheck quantize` copy of `model`: the runtime `openvino-int8` runs it
+
+    def model_for(self, setting: str) -> Path:
+        """The model directory a notecheck contender loads."""
+        if setting == INT8:
+            if self.quantized is None:
+                raise BenchmarkError(f"runtime {INT8} needs --quantized DIR (a `notecheck quantize` copy)")
+            return self.quantized
+        return self.model
 
 
 def time_notecheck(
@@ -82,7 +92,7 @@ def time_notecheck(
     from notecheck.model.classifier import Classifier
 
     started = time.perf_counter()
-    classifier = Classifier.from_pretrained(model, runtime=runtime)
+    classifier = Classifier.from_pretrained(model, runtime="openvino" if runtime == INT8 else runtime)
     loaded = time.perf_counter()
     classifier.predict(notes[:WARM_UP_NOTES])
     t0, c0 = time.perf_counter(), cpu_seconds()
@@ -171,9 +181,11 @@ def contenders(config: OfflineConfig) -> list[Contender]:
 def _measure(who: Contender, config: OfflineConfig, notes_file: Path, notes: list[Note]) -> dict[str, Any]:
     if not config.isolate:
         if who.kind == "notecheck":
-            return time_notecheck(config.model, notes, who.setting, config.threads, config.via, notes_file)
+            model = config.model_for(who.setting)
+            return time_notecheck(model, notes, who.setting, config.threads, config.via, notes_file)
         return time_pipeline(config.model, notes, config.threads, int(who.setting))
-    args = ["--worker", who.kind, "--notes-file", str(notes_file), "--model", str(config.model)]
+    model = config.model_for(who.setting) if who.kind == "notecheck" else config.model
+    args = ["--worker", who.kind, "--notes-file", str(notes_file), "--model", str(model)]
     args += ["--threads", str(config.threads), "--via", config.via]
     args += ["--runtime", who.setting] if who.kind == "notecheck" else ["--batch-size", who.setting]
     return run_worker(Path(__file__), args, config.timeout_s)
@@ -226,7 +238,11 @@ def compare(config: OfflineConfig) -> dict[str, Any]:
     result = {
         "benchmark": "offline_throughput",
         "machine": machine_info(config.threads),
-        "config": {**asdict(config), "model": str(config.model)},
+        "config": {
+            **asdict(config),
+            "model": str(config.model),
+            "quantized": config.quantized and str(config.quantized),
+        },
         "notes": {"count": len(note_set.notes), "distinct": note_set.distinct, "source": note_set.source},
         "order": [runs[i]["contender"] for i in range(config.rounds) for runs in rounds.values()],
         "rounds": rounds,
@@ -304,8 +320,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="alternating measurements per contender")
     parser.add_argument("--threads", type=int, default=physical_cores(), help="torch threads (default: cores)")
     parser.add_argument(
-        "--runtimes", nargs="+", default=[RECOMMENDED_RUNTIME], choices=RUNTIMES, help="notecheck's; first compared"
+        "--runtimes",
+        nargs="+",
+        default=[RECOMMENDED_RUNTIME],
+        choices=[*RUNTIMES, INT8],
+        help=f"notecheck's; first compared ({INT8}: the --quantized copy under openvino)",
     )
+    parser.add_argument("--quantized", type=Path, help="a `notecheck quantize` copy of --model, for the runtime "
+                        f"{INT8}")  # fmt: skip
     parser.add_argument(
         "--batch-sizes", nargs="+", type=int, default=list(PIPELINE_BATCH_SIZES), help="the pipeline's batch_size"
     )
@@ -339,14 +361,18 @@ def main(argv: list[str] | None = None) -> int:
         tuple(args.runtimes),
         tuple(args.batch_sizes),
         args.via,
+        quantized=args.quantized,
     )
+    if INT8 in config.runtimes:
+        config.model_for(INT8)  # fails before any measurement without --quantized
     result = compare(config)
     accuracy = None
     if not args.no_accuracy:
         from benchmarks.accuracy import RUNTIMES, runtime_accuracy
 
         runtimes = list(dict.fromkeys([*RUNTIMES, *args.runtimes]))
-        accuracy = runtime_accuracy(model, runtimes, threads=args.threads, limit=60 if args.quick else None)
+        limit = 60 if args.quick else None
+        accuracy = runtime_accuracy(model, runtimes, threads=args.threads, limit=limit, quantized=args.quantized)
         result["accuracy"] = accuracy
     path = save_result("offline_throughput" + ("_quick" if args.quick else ""), result)
     print(render(result, accuracy))

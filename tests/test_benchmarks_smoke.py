@@ -8,6 +8,7 @@ compared with the faster pipeline setting.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -52,6 +53,28 @@ def test_offline_benchmark_runs_every_contender_alternately_against_the_best_pip
     assert result["notes"] == {"count": 40, "distinct": 40, "source": "data/notes/*.jsonl"}
     table = render(result)
     assert "pipeline-fp32-bs1" in table and "pipeline-fp32-bs32" in table and "(best pipeline)" in table
+
+
+def test_offline_benchmark_runs_a_quantized_copy_as_its_own_contender(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from benchmarks.common import BenchmarkError
+    from benchmarks.offline_throughput import INT8, OfflineConfig, compare
+    from notecheck.cli import main
+
+    plain = OfflineConfig(tiny_model_dir, notes=20, rounds=1, threads=1, runtimes=(INT8,), isolate=False)
+    with pytest.raises(BenchmarkError, match="--quantized"):
+        compare(plain)
+    copy = tmp_path / "int8"
+    assert main(["quantize", "--model", str(tiny_model_dir), "--out", str(copy), "--calibration-notes", "8",
+                 "--max-drop", "1"]) == 0  # fmt: skip
+    config = OfflineConfig(
+        tiny_model_dir, notes=20, rounds=1, threads=1, runtimes=(INT8, "fp32"), pipeline_batch_sizes=(1,),
+        isolate=False, quantized=copy,
+    )  # fmt: skip
+    result = compare(config)
+    assert list(result["summaries"]) == [f"notecheck-{INT8}", "notecheck-fp32", "pipeline-fp32-bs1"]
+    assert result["ours"] == f"notecheck-{INT8}" and result["rounds"][f"notecheck-{INT8}"][0]["notes"] == 20
+    assert result["rounds"][f"notecheck-{INT8}"][0]["resolved_runtime"] == "openvino"
+    assert json.loads(json.dumps(result))["config"]["quantized"] == str(copy)  # the results file can be written
 
 
 @pytest.mark.filterwarnings("ignore")
