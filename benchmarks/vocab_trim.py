@@ -189,8 +189,8 @@ def render(result: dict[str, Any]) -> str:
         ),
         "",
         f"Peak RSS over {mem['notes']} notes, the largest of {mem['rounds']} alternating rounds, each a fresh process"
-        f" (a model's first run, which converts it for OpenVINO once, peaked at {first['whole']:.0f} MiB whole and"
-        f" {first['trimmed']:.0f} MiB trimmed).",
+        f" (the first run of each model, which converts it for OpenVINO unless the cache already holds it, peaked at"
+        f" {first['whole']:.0f} MiB whole and {first['trimmed']:.0f} MiB trimmed).",
     ]
     return "\n".join(lines)
 
