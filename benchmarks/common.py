@@ -108,6 +108,16 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def display_path(path: str | Path) -> str:
+    """A path as results files record it: relative to the repository inside it, else only its name (a scratch
+    or home folder says nothing to a reader and names the machine)."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(REPO_ROOT.resolve()))
+    except ValueError:
+        return resolved.name
+
+
 def check_model(model_dir: str | Path) -> Path:
     """The model directory, or `BenchmarkError` saying how to get one."""
     path = Path(model_dir)

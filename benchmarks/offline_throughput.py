@@ -33,6 +33,7 @@ from benchmarks.common import (  # noqa: E402
     bench_notes,
     check_model,
     cpu_seconds,
+    display_path,
     emit,
     machine_info,
     machine_line,
@@ -240,8 +241,8 @@ def compare(config: OfflineConfig) -> dict[str, Any]:
         "machine": machine_info(config.threads),
         "config": {
             **asdict(config),
-            "model": str(config.model),
-            "quantized": config.quantized and str(config.quantized),
+            "model": display_path(config.model),
+            "quantized": config.quantized and display_path(config.quantized),
         },
         "notes": {"count": len(note_set.notes), "distinct": note_set.distinct, "source": note_set.source},
         "order": [runs[i]["contender"] for i in range(config.rounds) for runs in rounds.values()],

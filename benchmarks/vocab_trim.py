@@ -27,6 +27,7 @@ from benchmarks.common import (  # noqa: E402
     BenchmarkError,
     bench_notes,
     check_model,
+    display_path,
     machine_info,
     machine_line,
     markdown_table,
@@ -219,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
         meta, whole = ModelMetadata.load(trimmed), ModelMetadata.load(model)
         trim_facts = dict(line.split(": ", 1) for line in done.stdout.strip().splitlines())
+        trim_facts["out"] = display_path(trim_facts.get("out", trimmed))
         result: dict[str, Any] = {
             "benchmark": "vocab_trim",
             "model": str(model),

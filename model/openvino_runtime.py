@@ -209,16 +209,16 @@ def converted_model(path: Path, cache: Path | None = None) -> tuple[Any, str]:
     del torch_model  # the converted model holds its own copy of the weights
     try:
         save_atomic(ov_model, target)
-    except OSError as exc:  # a read-only cache: still serve, convert again next time
-        log.warning("openvino: cannot cache the converted model in %s: %s", target.parent, exc)
-        with tempfile.TemporaryDirectory(prefix="notecheck-openvino-") as scratch:
-            # read back what was saved even so: the first run scores with the fp16 weights every later one
-            # reads (into memory, not mapped: the scratch folder goes away)
-            ov.save_model(ov_model, Path(scratch) / "model.xml", compress_to_fp16=True)
-            core = ov.Core()
-            core.set_property({"ENABLE_MMAP": False})
-            return core.read_model(Path(scratch) / "model.xml"), "converted, not cached"
-    return ov.Core().read_model(target), "converted"
+        return ov.Core().read_model(target), "converted"
+    except (OSError, RuntimeError) as exc:  # a read-only or broken cache: still serve, convert again next time
+        log.warning("openvino: cannot cache the converted model in %s: %s", target.parent, first_line(exc))
+    with tempfile.TemporaryDirectory(prefix="notecheck-openvino-") as scratch:
+        # read back what was saved even so: the first run scores with the fp16 weights every later one reads
+        # (into memory, not mapped: the scratch folder goes away)
+        ov.save_model(ov_model, Path(scratch) / "model.xml", compress_to_fp16=True)
+        core = ov.Core()
+        core.set_property({"ENABLE_MMAP": False})
+        return core.read_model(Path(scratch) / "model.xml"), "converted, not cached"
 
 
 def _compiled(ov_model: Any, path: Path) -> OpenVinoEngine:

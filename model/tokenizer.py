@@ -22,8 +22,9 @@ from notecheck.model.metadata import FIX
 from notecheck.model.model_dir import TOKENIZER_FILE
 
 CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_FILE = "special_tokens_map.json"  # where older transformers (and many hub models) keep the special tokens
 #: Files `save_pretrained` copies beside the weights (those present).
-FILES = (TOKENIZER_FILE, CONFIG_FILE, "special_tokens_map.json")
+FILES = (TOKENIZER_FILE, CONFIG_FILE, SPECIAL_FILE)
 
 
 class FastTokenizer:
@@ -43,8 +44,8 @@ class FastTokenizer:
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> FastTokenizer:
-        """Read `tokenizer.json` (and the pad and unknown tokens from `tokenizer_config.json`);
-        `ModelLoadError` names the file that does not load."""
+        """Read `tokenizer.json`, and the pad and unknown tokens from `tokenizer_config.json` or
+        `special_tokens_map.json`; `ModelLoadError` names the file that does not load."""
         from tokenizers import Tokenizer
 
         path = Path(path)
@@ -53,11 +54,13 @@ class FastTokenizer:
         except Exception as exc:  # noqa: BLE001 - the Rust library raises plain Exceptions
             raise ModelLoadError(path / TOKENIZER_FILE, f"tokenizer does not load ({first_line(exc)}): {FIX}") from exc
         config: dict[str, Any] = {}
-        if (path / CONFIG_FILE).is_file():
-            try:
-                config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ModelLoadError(path / CONFIG_FILE, f"not readable JSON ({first_line(exc)}): {FIX}") from exc
+        for name in (SPECIAL_FILE, CONFIG_FILE):  # tokenizer_config.json's entries win, as in transformers
+            if (path / name).is_file():
+                try:
+                    found = json.loads((path / name).read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    raise ModelLoadError(path / name, f"not readable JSON ({first_line(exc)}): {FIX}") from exc
+                config.update({k: v for k, v in found.items() if v is not None} if isinstance(found, dict) else {})
         return cls(tokenizer, config, path)
 
     @staticmethod

@@ -217,6 +217,8 @@ def trim_model_dir(
     if not isinstance(scorer, TransformerScorer):
         raise ConfigError(f"only transformer models have a vocabulary to trim; this is '{classifier.metadata.backend}'")
     tokenizer = scorer.tokenizer
+    if tokenizer.unk_token_id is None:
+        raise ConfigError(f"{model_dir}: its tokenizer has no unknown token, which dropped tokens would be read as")
     choice = choose_ids(tokenizer, inputs_of(split.train), top_pieces, single_characters)
     remap = VocabRemap.from_kept(choice.kept, choice.tokenizer_size, int(tokenizer.unk_token_id))
     rows_before = int(scorer.model.get_input_embeddings().num_embeddings)  # type: ignore[operator]

@@ -37,7 +37,7 @@ def quantize(
         ),
     ] = None,
 ) -> None:
-    """Write an int8 copy of a model: about 1.35x the notes/s of the default runtime, checked on held-out writers.
+    """Write an int8 copy of a model: about 1.2x the notes/s of the default runtime, checked on held-out writers.
 
     Calibrates on the model's training notes, keeps each layer's feed-forward down-projection in bf16, and
     compares validation macro-F1 with the fp32 model's; nothing is written when it falls more than --max-drop

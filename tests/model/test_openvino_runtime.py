@@ -102,6 +102,19 @@ def test_an_unwritable_cache_still_serves(
     np.testing.assert_array_equal(engine(ids, mask), cached(ids, mask))
 
 
+def test_a_cache_entry_that_does_not_read_back_still_serves(
+    tiny_model_dir: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_save(ov_model: object, target: Path) -> None:  # e.g. a disk that truncated the file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("<not a model", encoding="utf-8")
+
+    monkeypatch.setattr(ovr, "save_atomic", broken_save)
+    engine, how = ovr.load_engine(tiny_model_dir)
+    assert how == "converted, not cached"
+    assert engine(np.array([[2, 5, 3]]), np.ones((1, 3), dtype=np.int64)).shape == (1, 2)
+
+
 def test_the_cache_holds_fp16_weights_and_cached_scoring_never_imports_torch(tiny_model_dir: Path, cache: Path) -> None:
     Classifier.from_pretrained(tiny_model_dir, runtime="openvino")  # converts (this process has torch anyway)
     (xml,) = (cache / "openvino").glob("*/model.xml")

@@ -4,6 +4,7 @@ on every bundled note in tests/training/encoder/test_encoder_build.py.)"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,19 @@ TEXTS = [
 
 def test_tiny_tokenizer_matches_transformers(tiny_model_dir: Path) -> None:
     assert_same_as_transformers(tiny_model_dir, TEXTS)
+
+
+def test_special_tokens_kept_in_the_older_file_are_read(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # older transformers and many hub models keep the special tokens in special_tokens_map.json
+    for name in ("tokenizer.json", "config.json"):
+        (tmp_path / name).write_bytes((tiny_model_dir / name).read_bytes())
+    config = json.loads((tiny_model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    special = {k: config.pop(k) for k in list(config) if k in ("pad_token", "unk_token", "cls_token", "sep_token")}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    (tmp_path / "special_tokens_map.json").write_text(json.dumps(special), encoding="utf-8")
+    tok = FastTokenizer.from_pretrained(tmp_path)
+    assert tok.pad_token_id is not None and tok.unk_token_id is not None
+    assert_same_as_transformers(tmp_path, TEXTS)
 
 
 def test_it_never_truncates_and_saves_the_same_files(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ macro-F1 holds; the copy loads under every runtime and the openvino runtime runs
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,13 @@ TEXTS = ["Loved this serum, link in bio!", "周末去了新开的咖啡店，拿
 
 @pytest.fixture(scope="module")
 def quantized(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("q") / "int8"
-    args = ["quantize", "--model", str(tiny_model_dir), "--out", str(out), "--calibration-notes", "16"]
+    root = tmp_path_factory.mktemp("q")
+    source = Path(shutil.copytree(tiny_model_dir, root / "source"))
+    (source / "README.md").write_text("# model card of the unquantized model\n", encoding="utf-8")
+    (source / "eval").mkdir()
+    (source / "eval" / "report.json").write_text("{}", encoding="utf-8")
+    out = root / "int8"
+    args = ["quantize", "--model", str(source), "--out", str(out), "--calibration-notes", "16"]
     assert main([*args, "--max-drop", "1"]) == 0  # a random tiny model: only the mechanics are checked here
     return out
 
@@ -35,6 +41,7 @@ def test_the_copy_records_its_calibration_and_validation(quantized: Path, tiny_m
     xml = (quantized / INT8_FILE).read_text(encoding="utf-8")
     assert "FakeQuantize" in xml or 'element_type="i8"' in xml or 'element_type="u8"' in xml
     assert (quantized / "model.safetensors").read_bytes() == (tiny_model_dir / "model.safetensors").read_bytes()
+    assert not (quantized / "README.md").exists() and not (quantized / "eval").exists()  # they describe the source
 
 
 def test_openvino_runs_the_int8_model_and_torch_the_weights(quantized: Path, tiny_model_dir: Path) -> None:
@@ -57,6 +64,22 @@ def test_nothing_is_written_when_validation_drops_too_far(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "0.0200 below fp32" in err[0]
     assert not out.exists() and not list(tmp_path.glob(".int8*"))
+
+
+def test_a_copy_that_cannot_be_written_leaves_nothing_behind(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import openvino as ov
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ov, "save_model", disk_full)
+    out = tmp_path / "int8"
+    args = ["quantize", "--model", str(tiny_model_dir), "--out", str(out), "--calibration-notes", "4"]
+    assert main([*args, "--max-drop", "1"]) == 2
+    assert "No space left" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_it_refuses_an_existing_output_and_a_quantized_source(quantized: Path, tmp_path: Path) -> None:
