@@ -3,7 +3,7 @@
 PyTorch runs the encoder op by op: on a 2-core CPU with native bf16 its matrix products are fast, but the
 attention, residual adds, layer norms and GELU around them take about 40% of the time. OpenVINO compiles
 the whole graph, fuses those into its kernels and runs in bf16 where the CPU has native bf16 (AVX512-BF16
-or AMX), else in fp32: about twice torch bf16's notes/s at the same verdicts (README, "Speed on CPU";
+or AMX), else in fp32: about 1.3x torch bf16's notes/s at the same verdicts (README, "Speed on CPU";
 `benchmarks/accuracy.py`).
 
 Converting the torch model (`openvino.convert_model`, ~10 s for e5-small) happens once per model directory:
@@ -116,8 +116,8 @@ def save_atomic(ov_model: Any, target: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent.parent))
     try:
         # fp16 weights: half the file, and OpenVINO maps it rather than reading it, so only the embedding rows
-        # a note uses are ever resident (peak RSS of a trimmed model 0.5x; README, "Speed on CPU"). The
-        # forward passes still run in bf16 or f32; fp16 keeps 11 significant bits to bf16's 8.
+        # notes use are ever resident (~0.2 GB less than fp32 weights; README, "Speed on CPU"). The forward
+        # passes still run in bf16 or f32; fp16 keeps 11 significant bits to bf16's 8.
         ov.save_model(ov_model, staging / target.name, compress_to_fp16=True)
         with contextlib.suppress(OSError):  # another process got there first: theirs is the same model
             staging.rename(target.parent)
