@@ -98,29 +98,20 @@ def peak_memory(model: Path, trimmed: Path, notes: int, rounds: int, threads: in
     runs: dict[str, list[dict[str, Any]]] = {"whole": [], "trimmed": [], "pipeline": []}
     with scratch_dir() as tmp:
         notes_file = write_notes(note_set.notes, Path(tmp) / "notes.jsonl")
-        common = ["--notes-file", str(notes_file), "--runtime", runtime, "--threads", str(threads)]
+        paths = {"whole": model, "trimmed": trimmed, "pipeline": model}
+
+        def measure(name: str) -> dict[str, Any]:
+            kind = "pipeline" if name == "pipeline" else "notecheck"
+            args = ["--worker", kind, "--model", str(paths[name]), "--notes-file", str(notes_file)]
+            args += ["--runtime", runtime, "--threads", str(threads), "--batch-size", "32", "--via", "score_files"]
+            return run_worker(OFFLINE, args, timeout_s=3600)
+
         # the first load of a model converts it for OpenVINO (torch loaded, once per model directory): that
         # one-off peak is reported apart, the rounds measure what every later run costs
-        first_run = {}
-        for name, path in (("whole", model), ("trimmed", trimmed)):
-            args = [
-                "--worker",
-                "notecheck",
-                "--model",
-                str(path),
-                *common,
-                "--batch-size",
-                "32",
-                "--via",
-                "score_files",
-            ]
-            first_run[name] = run_worker(OFFLINE, args, timeout_s=3600)["peak_rss_mb"]
+        first_run = {name: measure(name)["peak_rss_mb"] for name in ("whole", "trimmed")}
         for _ in range(rounds):
             for name in runs:
-                kind, path = ("pipeline", model) if name == "pipeline" else ("notecheck", model)
-                path = trimmed if name == "trimmed" else path
-                args = ["--worker", kind, "--model", str(path), *common, "--batch-size", "32", "--via", "score_files"]
-                result = run_worker(OFFLINE, args, timeout_s=3600)
+                result = measure(name)
                 log.info("%s: peak RSS %.0f MiB, %.1f notes/s", name, result["peak_rss_mb"], result["notes_per_s"])
                 runs[name].append(result)
     peak = {name: max(r["peak_rss_mb"] for r in results) for name, results in runs.items()}
