@@ -12,6 +12,7 @@ the tokenizer is read by `model.tokenizer`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -94,6 +95,8 @@ class TransformerScorer:
         self.pad_multiple = max(1, pad_multiple)
         self.runtime = "fp32"  # what `load` resolved (`auto` becomes bf16 or fp32)
         self.vocab: VocabRemap | None = None  # a trimmed model's tokenizer id → embedding row (`model.vocab`)
+        self._twin: tuple[torch.nn.Module, torch.nn.Module] | None = None  # (model, its gradient twin)
+        self._twin_lock = threading.Lock()
 
     @classmethod
     def load(cls, path: str | Path, max_length: int, runtime: str = "fp32", **kwargs: Any) -> TransformerScorer:
@@ -118,6 +121,17 @@ class TransformerScorer:
         scorer = cls(model, FastTokenizer.from_pretrained(path), max_length=max_length, **kwargs)
         scorer.runtime = runtime
         return scorer
+
+    def gradient_model(self) -> torch.nn.Module:
+        """`model` for backward passes (the gradient explanations): its weights, eager attention
+        (`torch_runtime.gradient_twin`). Made once per model, on first use."""
+        from notecheck.model.torch_runtime import gradient_twin
+
+        model = self.model
+        with self._twin_lock:
+            if self._twin is None or self._twin[0] is not model:
+                self._twin = (model, gradient_twin(model))
+            return self._twin[1]
 
     def save(self, path: str | Path) -> None:
         self.model.save_pretrained(path, safe_serialization=True)  # type: ignore[operator]

@@ -216,3 +216,40 @@ def test_ig_under_bf16_autocast_stays_complete_and_points_at_the_same_word(code_
     assert fast.completeness_gap is not None and exact.completeness_gap is not None
     assert fast.completeness_gap <= max(0.05, 2 * exact.completeness_gap)
     assert fast.evidence[0].text == exact.evidence[0].text == CODE_WORD
+
+
+def test_gradient_passes_share_the_weights_and_attend_eagerly(tiny_model_dir: Path) -> None:
+    scorer: Any = Classifier.from_pretrained(tiny_model_dir).scorer
+    model, twin = scorer.model, scorer.gradient_model()
+    assert twin is not model and scorer.gradient_model() is twin  # made once
+    assert model.config._attn_implementation == "sdpa" and twin.config._attn_implementation == "eager"
+    pairs = zip(model.state_dict(keep_vars=True).values(), twin.state_dict(keep_vars=True).values(), strict=True)
+    assert all(a is b for a, b in pairs)  # shared tensors, not copies
+    scorer.model = Classifier.from_pretrained(tiny_model_dir).scorer.model  # a new model gets a new twin
+    assert scorer.gradient_model() is not twin
+
+
+def test_gradient_explanations_never_run_the_fused_attention_backward(
+    code_classifier: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = Note(text=HELD_OUT[0] + CODE)
+    scorer: Any = code_classifier.scorer
+    with monkeypatch.context() as patched:  # the same scores as through the model's own sdpa attention
+        patched.setattr(scorer, "gradient_model", lambda: scorer.model)
+        through_sdpa = Explainer(code_classifier, bf16=False).explain([note])[0]
+    fused = torch.nn.functional.scaled_dot_product_attention
+    calls: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> torch.Tensor:
+        calls.append(torch.is_grad_enabled())
+        return fused(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", watched)
+    for method in ("ig", "grad_x_input"):
+        Explainer(code_classifier, bf16=False).explain([note], method=method)
+    eager = Explainer(code_classifier, bf16=False).explain([note])[0]
+    assert not any(calls)  # no pass that records gradients went through sdpa
+    code_classifier.predict([note])
+    assert calls  # while predictions still do
+    np.testing.assert_allclose([w.score for w in eager.words], [w.score for w in through_sdpa.words], atol=1e-4)
+    assert eager.evidence[0].text == CODE_WORD
