@@ -1,5 +1,6 @@
 """What trimming the vocabulary costs and saves: on the frozen writer-held-out test split, the share of tokens a
-trimmed model reads as `<unk>` and its macro-F1 beside the whole model's; and the peak RSS of `notecheck score`
+trimmed model lacks (split into kept pieces by its trimmed tokenizer, or read as `<unk>` with
+`--keep-tokenizer`) and its macro-F1 beside the whole model's; and the peak RSS of `notecheck score`
 (the `score_files` path) with the whole and the trimmed model beside `transformers.pipeline` (fp32), each in a
 fresh process on the same notes, alternated.
 
@@ -44,23 +45,41 @@ OFFLINE = Path(__file__).resolve().parent / "offline_throughput.py"
 
 
 def unknown_shares(model: Path, trimmed: Path) -> dict[str, Any]:
-    """Share of the test and validation notes' tokens (model inputs) the trimmed model reads as `<unk>`,
-    beside the share the whole tokenizer already maps to `<unk>`."""
-    from notecheck.model.classifier import Classifier
-    from notecheck.training.vocab_trim import inputs_of
+    """On the validation and test notes (model inputs, held-out writers): the share of the whole tokenizer's
+    tokens whose piece the trimmed model lacks, how many inputs its (trimmed) tokenizer splits differently from
+    the whole one, and the `<unk>` share of each tokenizer."""
+    import numpy as np
+
+    from notecheck.model.tokenizer import FastTokenizer
+    from notecheck.model.vocab import VocabRemap
+    from notecheck.training.vocab_trim import changed_inputs, inputs_of
 
     split, split_file = frozen_split(model)
-    scorer: Any = Classifier.from_pretrained(trimmed).scorer
-    out: dict[str, Any] = {"split_file": split_file}
+    whole, small = FastTokenizer.from_pretrained(model), FastTokenizer.from_pretrained(trimmed)
+    trimmed_tokenizer = len(small) < len(whole)
+    if trimmed_tokenizer:  # the kept pieces, by their ids in the whole tokenizer
+        pieces = small.convert_ids_to_tokens(list(range(len(small))))
+        kept = np.asarray([whole.backend_tokenizer.token_to_id(p) for p in pieces], dtype=np.int64)
+    else:
+        kept = VocabRemap.load(trimmed).kept
+    remap = VocabRemap.from_kept(kept, len(whole), int(whole.unk_token_id or 0))
+    out: dict[str, Any] = {"split_file": split_file, "tokenizer_trimmed": trimmed_tokenizer}
     for part in ("validation", "test"):
-        notes = getattr(split, part)
-        ids = [i for seq in scorer.tokenizer(inputs_of(notes), verbose=False)["input_ids"] for i in seq]
-        unk = scorer.tokenizer.unk_token_id
+        texts = inputs_of(getattr(split, part))
+        ids = [i for seq in whole(texts)["input_ids"] for i in seq]
+        small_ids = [i for seq in small(texts)["input_ids"] for i in seq]
         out[part] = {
-            "notes": len(notes),
+            "notes": len(getattr(split, part)),
+            "inputs": len(texts),
             "tokens": len(ids),
-            "unknown_share_trimmed": scorer.vocab.unknown_share(ids),
-            "unknown_share_tokenizer": sum(i == unk for i in ids) / max(len(ids), 1),
+            "lacking_share": remap.unknown_share(ids),
+            "changed_inputs": changed_inputs(whole, small, remap, texts) if trimmed_tokenizer else 0,
+            "unknown_share_trimmed": (
+                sum(i == small.unk_token_id for i in small_ids) / max(len(small_ids), 1)
+                if trimmed_tokenizer
+                else remap.unknown_share(ids) + sum(i == whole.unk_token_id for i in ids) / max(len(ids), 1)
+            ),
+            "unknown_share_tokenizer": sum(i == whole.unk_token_id for i in ids) / max(len(ids), 1),
         }
     return out
 
@@ -136,11 +155,20 @@ def render(result: dict[str, Any]) -> str:
         machine_line(result["machine"]),
         "",
         markdown_table(
-            ["notes", "tokens", "read as <unk>, trimmed", "<unk> already in the tokenizer"],
+            [
+                "notes",
+                "tokens",
+                "pieces the trimmed model lacks",
+                "inputs split differently",
+                "<unk>, trimmed",
+                "<unk>, whole",
+            ],
             [
                 [
                     f"{part} ({unk[part]['notes']}, held-out writers)",
                     unk[part]["tokens"],
+                    f"{unk[part].get('lacking_share', unk[part]['unknown_share_trimmed']):.4%}",
+                    f"{unk[part].get('changed_inputs', '-')} of {unk[part].get('inputs', '-')}",
                     f"{unk[part]['unknown_share_trimmed']:.4%}",
                     f"{unk[part]['unknown_share_tokenizer']:.4%}",
                 ]
@@ -194,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runtime", default="auto", help="notecheck's runtime for the memory figures (default: auto)")
-    parser.add_argument("--f1-runtimes", default="fp32,bf16")
+    parser.add_argument("--f1-runtimes", default="fp32,openvino")
+    parser.add_argument(
+        "--keep-tokenizer", action="store_true", help="trim with the whole tokenizer kept (dropped tokens as <unk>)"
+    )
     args = parser.parse_args(argv)
     setup_logging()
     model = check_model(args.model)
@@ -203,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         # into the children it starts, so the trimming (which loads the fp32 model) runs in its own process
         trimmed = Path(tmp) / "trimmed"
         cmd = [sys.executable, "-m", "notecheck", "trim-vocab", "--model", str(model), "--out", str(trimmed)]
+        cmd += ["--keep-tokenizer"] if args.keep_tokenizer else []
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=1800)
         if done.returncode:
             raise BenchmarkError(f"trim-vocab failed: {done.stderr.strip()[-500:]}")

@@ -151,7 +151,7 @@ class Classifier:
             from notecheck.model.scorer import TransformerScorer
 
             scorer = TransformerScorer.load(path, metadata.max_length, runtime=runtime, **scorer_kwargs)
-            if metadata.vocab:  # a trimmed vocabulary: tokenizer ids are read through its remap
+            if metadata.vocab.get("file"):  # a trimmed vocabulary whose whole tokenizer is read through a remap
                 from notecheck.model.vocab import load_remap
 
                 scorer.vocab = load_remap(path, scorer.tokenizer)

@@ -39,7 +39,8 @@ class ModelMetadata:
     metrics: dict[str, Any] = field(default_factory=dict)
     # the signal combiner's weights (`model.combiner.Combiner.to_dict`); empty: P comes from the model alone
     combiner: dict[str, Any] = field(default_factory=dict)
-    # a trimmed vocabulary (`model.vocab.VocabRemap.record`); empty: embedding rows are the tokenizer's ids
+    # a trimmed vocabulary: with `file`, the whole tokenizer read through a remap (`model.vocab.VocabRemap.record`);
+    # without, a trimmed tokenizer whose ids are the rows (`training.vocab_trim`); empty: not trimmed
     vocab: dict[str, Any] = field(default_factory=dict)
     # an int8 copy for OpenVINO (`openvino_int8.xml`, written by `training.quantize`): how it was calibrated
     # and what it scored on the validation writers; empty: not quantized

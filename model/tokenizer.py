@@ -36,6 +36,8 @@ class FastTokenizer:
         tokenizer.no_truncation()
         tokenizer.no_padding()
         self.source = source
+        self.config = config
+        self.text: str | None = None  # tokenizer.json's text when it is not `source`'s (`from_str`)
         pad, unk = (self.special_token(config.get(name)) for name in ("pad_token", "unk_token"))
         self.pad_token_id = tokenizer.token_to_id(pad) if pad else None
         self.unk_token_id = tokenizer.token_to_id(unk) if unk else None
@@ -62,6 +64,16 @@ class FastTokenizer:
                     raise ModelLoadError(path / name, f"not readable JSON ({first_line(exc)}): {FIX}") from exc
                 config.update({k: v for k, v in found.items() if v is not None} if isinstance(found, dict) else {})
         return cls(tokenizer, config, path)
+
+    @classmethod
+    def from_str(cls, text: str, like: FastTokenizer) -> FastTokenizer:
+        """A tokenizer from the text of a `tokenizer.json` (a trimmed vocabulary), with `like`'s special-token
+        settings; `save_pretrained` writes this text, and `like`'s other files."""
+        from tokenizers import Tokenizer
+
+        made = cls(Tokenizer.from_str(text), like.config, like.source)
+        made.text = text
+        return made
 
     @staticmethod
     def special_token(value: Any) -> str | None:
@@ -100,10 +112,13 @@ class FastTokenizer:
         return [self.convert_tokens_to_ids(t) for t in tokens]  # type: ignore[misc]
 
     def save_pretrained(self, path: str | Path) -> None:
-        """Copy the tokenizer files beside a saved model (the same bytes: the text tokenizes the same)."""
+        """Copy the tokenizer files beside a saved model (the same bytes: the text tokenizes the same), or
+        write the `tokenizer.json` this tokenizer was made from (`from_str`)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for name in FILES:
             source = self.source / name
-            if source.is_file() and source.resolve() != (path / name).resolve():
+            if name == TOKENIZER_FILE and self.text is not None:
+                (path / name).write_text(self.text, encoding="utf-8")
+            elif source.is_file() and source.resolve() != (path / name).resolve():
                 shutil.copyfile(source, path / name)

@@ -1,5 +1,5 @@
 """Trim a trained model's vocabulary: keep the embedding rows of the tokens its training notes use, plus a broad
-safety set, and read every other token as `<unk>` (`model.vocab` says how a trimmed model is read).
+safety set, and trim the tokenizer to the same pieces (or keep it whole and read every other token as `<unk>`).
 
 Which rows stay is decided without the test notes: every special token; the ids the tokenizer gives the model's
 TRAINING notes (its frozen split's training part); every piece written only in the notes' scripts (printable
@@ -8,6 +8,14 @@ tokenizes into rows the model keeps (`top_pieces` keeps only the most probable o
 tokenizer's own scores); and every single-character piece of any script (each letter, digit, symbol and emoji
 it has), so even text in another script falls back to characters rather than `<unk>`. The validation notes
 (other writers, never trained on) measure how often unseen text still hits `<unk>`.
+
+By default the tokenizer is trimmed too (`trimmed_tokenizer_json`): it holds only the kept pieces, numbered as
+the rows, so no remap is needed and the process no longer holds the whole 250k-piece vocabulary (about 0.2 GB
+of resident memory for XLM-R's). Text whose tokens under the whole tokenizer are all kept tokenizes exactly as
+before (Unigram's best segmentation and WordPiece's longest match cannot change when only pieces they did not
+pick are removed; the lowest-scoring piece stays so a Unigram tokenizer keeps its penalty for unknown
+characters). A token that was dropped is no longer read as `<unk>`: its text is split into kept pieces.
+`keep_tokenizer=True` keeps the whole tokenizer and a remap (`model.vocab`) instead.
 
 >>> trim_model_dir(Path("runs/default"), Path("runs/default-trimmed")).rows  # doctest: +SKIP
 107720
@@ -30,6 +38,7 @@ from notecheck.model.classifier import Classifier, model_input
 from notecheck.model.errors import ConfigError
 from notecheck.model.loader import LabelledNote
 from notecheck.model.scorer import TransformerScorer
+from notecheck.model.tokenizer import FastTokenizer
 from notecheck.model.vocab import VocabRemap
 from notecheck.training.splits import Split
 
@@ -65,7 +74,8 @@ class TrimReport:
     reasons: dict[str, int] = field(default_factory=dict)
     training_notes: int = 0
     validation_notes: int = 0
-    validation_unknown_share: float | None = None  # share of the validation notes' tokens read as <unk>
+    validation_unknown_share: float | None = None  # share of the validation notes' tokens the trimmed rows lack
+    validation_changed_inputs: int | None = None  # validation inputs a trimmed tokenizer splits differently
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "out": str(self.out)}
@@ -123,8 +133,12 @@ def choose_ids(
     if top_pieces is not None and top_pieces < 0:
         raise ConfigError(f"top_pieces: must be 0 or more, got {top_pieces}")
     pieces = piece_texts(tokenizer)
+    scores = piece_scores(tokenizer)
     groups: dict[str, set[int]] = {
         "special": set(tokenizer.all_special_ids),
+        # a Unigram tokenizer scores an unknown character below its lowest piece: keeping that piece keeps the
+        # penalty, so a trimmed tokenizer segments text around unknown characters as the whole one does
+        "lowest_score": {min(range(len(scores)), key=scores.__getitem__)} if scores else set(),
         "training_notes": text_ids(tokenizer, texts),
         "script_pieces": script_ids(tokenizer, pieces, top_pieces),
         "single_characters": {i for i, t in enumerate(pieces) if len(t) == 1} if single_characters else set(),
@@ -133,9 +147,59 @@ def choose_ids(
     return VocabChoice(kept=kept, reasons={k: len(v) for k, v in groups.items()}, tokenizer_size=len(tokenizer))
 
 
-def trim_classifier(classifier: Classifier, remap: VocabRemap, version: str, selection: dict[str, Any]) -> Classifier:
-    """A copy of `classifier` whose word embeddings hold only `remap`'s rows, reading text through `remap`.
-    The original is left as it was (its other weights are copied, its big embedding matrix is not)."""
+def trimmed_tokenizer_json(text: str, remap: VocabRemap) -> str:
+    """A `tokenizer.json` (`text`) holding only `remap`'s kept pieces, piece i being row i: the vocabulary, the
+    unknown id, the added tokens and the post-processor's special ids renumbered. Unigram and WordPiece only
+    (a BPE tokenizer's merges would need pruning too): `ConfigError` otherwise, or when a special id is dropped."""
+    tokenizer = json.loads(text)
+    new = {int(old): row for row, old in enumerate(remap.kept.tolist())}
+
+    def row_of(old: int, what: str) -> int:
+        if old not in new:
+            raise ConfigError(f"the tokenizer's {what} (id {old}) is not among the kept pieces")
+        return new[old]
+
+    model = tokenizer["model"]
+    if model.get("type") == "Unigram":
+        model["vocab"] = [model["vocab"][i] for i in remap.kept.tolist()]
+        if model.get("unk_id") is not None:
+            model["unk_id"] = row_of(int(model["unk_id"]), "unknown token")
+    elif model.get("type") == "WordPiece":
+        model["vocab"] = {piece: new[i] for piece, i in model["vocab"].items() if i in new}
+    else:
+        raise ConfigError(f"a {model.get('type')} tokenizer cannot be trimmed: keep it whole (--keep-tokenizer)")
+    for added in tokenizer.get("added_tokens") or []:
+        added["id"] = row_of(int(added["id"]), f"added token '{added.get('content')}'")
+
+    def renumber(node: Any) -> None:  # TemplateProcessing's `ids`; Bert/RobertaProcessing's [token, id] pairs
+        if isinstance(node, list):
+            for item in node:
+                renumber(item)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key == "ids" and isinstance(value, list):
+                    node[key] = [row_of(int(i), "post-processor's special token") for i in value]
+                elif key in ("sep", "cls") and isinstance(value, list) and len(value) == 2:
+                    value[1] = row_of(int(value[1]), f"post-processor's {key} token")
+                else:
+                    renumber(value)
+
+    renumber(tokenizer.get("post_processor"))
+    if isinstance(tokenizer.get("padding"), dict) and tokenizer["padding"].get("pad_id") is not None:
+        tokenizer["padding"]["pad_id"] = row_of(int(tokenizer["padding"]["pad_id"]), "padding token")
+    return json.dumps(tokenizer, ensure_ascii=False)
+
+
+def trim_classifier(
+    classifier: Classifier,
+    remap: VocabRemap,
+    version: str,
+    selection: dict[str, Any],
+    keep_tokenizer: bool = True,
+) -> Classifier:
+    """A copy of `classifier` whose word embeddings hold only `remap`'s rows: reading text through `remap`
+    (`keep_tokenizer`), or through a tokenizer trimmed to the same pieces (`trimmed_tokenizer_json`). The
+    original is left as it was (its other weights are copied, its big embedding matrix is not)."""
     scorer = classifier.scorer
     if not isinstance(scorer, TransformerScorer):
         raise ConfigError(f"only transformer models have a vocabulary to trim; this is '{classifier.metadata.backend}'")
@@ -158,15 +222,24 @@ def trim_classifier(classifier: Classifier, remap: VocabRemap, version: str, sel
     for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
         if getattr(config, key, None) is not None:
             setattr(config, key, int(remap.table[getattr(config, key)]))
+    tokenizer = scorer.tokenizer
+    if keep_tokenizer:
+        record = remap.record()
+    else:
+        if not isinstance(tokenizer, FastTokenizer):
+            raise ConfigError("only a model directory's own tokenizer (FastTokenizer) can be trimmed")
+        text = trimmed_tokenizer_json(tokenizer.backend_tokenizer.to_str(), remap)
+        tokenizer = FastTokenizer.from_str(text, tokenizer)
+        record = {"tokenizer": "trimmed", "tokenizer_size_before": remap.vocab_size, "rows": remap.n_rows}
     trimmed = TransformerScorer(
         model,
-        scorer.tokenizer,
+        tokenizer,
         max_length=scorer.max_length,
         batch_size=scorer.batch_size,
         max_tokens=scorer.max_tokens,
     )
-    trimmed.vocab = remap
-    meta = replace(classifier.metadata, version=version, vocab={**remap.record(), **selection})
+    trimmed.vocab = remap if keep_tokenizer else None
+    meta = replace(classifier.metadata, version=version, vocab={**record, **selection})
     return Classifier(trimmed, meta)
 
 
@@ -207,6 +280,7 @@ def trim_model_dir(
     top_pieces: int | None = None,
     single_characters: bool = True,
     split_file: Path | None = None,
+    keep_tokenizer: bool = False,
 ) -> TrimReport:
     """Write a trimmed copy of the model in `model_dir` to `out` (which must not exist yet, or be empty)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -235,7 +309,11 @@ def trim_model_dir(
         "metrics_from": "the untrimmed source model",
     }
     version = f"{classifier.version}-vocab{remap.n_rows // 1000}k"
-    trimmed = trim_classifier(classifier, remap, version, selection)
+    trimmed = trim_classifier(classifier, remap, version, selection, keep_tokenizer=keep_tokenizer)
+    changed = None
+    if not keep_tokenizer:
+        changed = changed_inputs(tokenizer, trimmed.scorer.tokenizer, remap, inputs_of(split.validation))  # type: ignore[attr-defined]
+        trimmed.metadata.vocab["validation_changed_inputs"] = changed
     trimmed.save_pretrained(out)
     log.info("trimmed %s: %d of %d embedding rows kept, into %s", model_dir, remap.n_rows, rows_before, out)
     return TrimReport(
@@ -250,4 +328,14 @@ def trim_model_dir(
         training_notes=len(split.train),
         validation_notes=len(split.validation),
         validation_unknown_share=unknown,
+        validation_changed_inputs=changed,
     )
+
+
+def changed_inputs(whole: Any, trimmed: Any, remap: VocabRemap, texts: Sequence[str]) -> int:
+    """How many of `texts` the trimmed tokenizer splits differently from the whole one (its ids renumbered as
+    rows): only texts with a dropped token should be, which this counts rather than assumes."""
+    rows = {int(old): row for row, old in enumerate(remap.kept.tolist())}
+    before = whole(list(texts), verbose=False)["input_ids"]
+    after = trimmed(list(texts), verbose=False)["input_ids"]
+    return sum([rows.get(i, -1) for i in a] != list(b) for a, b in zip(before, after, strict=True))

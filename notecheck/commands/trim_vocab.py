@@ -6,8 +6,9 @@ Prints plain `key: value` lines on stdout, for example:
     version: 20261206-094252-59158b49-vocab107k
     embedding_rows: 107720 of 250037
     parameters: 62.6 M of 117.7 M
-    kept_because: special 5, training_notes 19694, script_pieces 100193, single_characters 15398
-    validation_unknown_share: 0.00003 (tokens of 1040 held-out notes read as <unk>)
+    kept_because: special 5, lowest_score 1, training_notes 19694, script_pieces 103641, single_characters 15398
+    validation_unknown_share: 0.00003 (tokens of 1040 held-out notes the kept rows lack)
+    validation_changed_inputs: 1 (split differently by the trimmed tokenizer)
 """
 
 from __future__ import annotations
@@ -39,15 +40,31 @@ def trim_vocab(
         Path | None,
         typer.Option(metavar="FILE", help="frozen split whose training notes count (default: the model's own)"),
     ] = None,
+    keep_tokenizer: Annotated[
+        bool,
+        typer.Option(
+            "--keep-tokenizer",
+            help="keep the whole tokenizer and read dropped tokens as <unk> (default: trim the tokenizer to the "
+            "kept pieces too, which also saves its memory, and split a dropped token into kept pieces)",
+        ),
+    ] = False,
 ) -> None:
-    """Write a smaller copy of a model: the same tokenizer, only the embedding rows its notes need.
+    """Write a smaller copy of a model: only the embedding rows and tokenizer pieces its notes need.
 
     Keeps the tokens of the model's training notes (never its test notes), every ASCII and CJK piece and
-    every single character; any other token is read as <unk>. The copy loads and explains like the original.
+    every single character. Text made of kept tokens tokenizes exactly as before; any other token is split
+    into kept pieces (or, with --keep-tokenizer, read as <unk>). The copy loads and explains like the original.
     """
     from notecheck.training.vocab_trim import trim_model_dir
 
-    report = trim_model_dir(model, out, top_pieces=top_pieces, single_characters=single_characters, split_file=split)
+    report = trim_model_dir(
+        model,
+        out,
+        top_pieces=top_pieces,
+        single_characters=single_characters,
+        split_file=split,
+        keep_tokenizer=keep_tokenizer,
+    )
     reasons = ", ".join(f"{k} {v}" for k, v in report.reasons.items())
     print(f"out: {report.out}")
     print(f"version: {report.version}")
@@ -57,5 +74,9 @@ def trim_vocab(
     if report.validation_unknown_share is not None:
         print(
             f"validation_unknown_share: {report.validation_unknown_share:.5f} "
-            f"(tokens of {report.validation_notes} held-out notes read as <unk>)"
+            f"(tokens of {report.validation_notes} held-out notes the kept rows lack"
+            f"{', read as <unk>' if keep_tokenizer else ''})"
         )
+    if report.validation_changed_inputs is not None:
+        changed = report.validation_changed_inputs
+        print(f"validation_changed_inputs: {changed} (split differently by the trimmed tokenizer)")

@@ -137,13 +137,17 @@ def test_explanations_run_on_a_trimmed_model_and_match_the_whole_one(whole: Clas
 def test_trim_vocab_command_writes_a_model_that_loads(tmp_path: Path, tiny_model_dir: Path) -> None:
     out = tmp_path / "trimmed"
     args = ["trim-vocab", "--model", str(tiny_model_dir), "--out", str(out), "--top-pieces", "0"]
-    assert main([*args, "--no-single-characters"]) == 0
+    assert main([*args, "--no-single-characters"]) == 0  # the tokenizer trimmed with the rows
     loaded = Classifier.from_pretrained(out)
-    remap = scorer_of(loaded).vocab
-    assert remap is not None and remap.n_rows < remap.vocab_size
+    rows = scorer_of(loaded).model.get_input_embeddings().num_embeddings
+    assert scorer_of(loaded).vocab is None and len(scorer_of(loaded).tokenizer) == rows
     assert loaded.metadata.vocab["training_notes"] > 0 and loaded.metadata.vocab["source_version"] == "tiny-0"
+    assert loaded.metadata.vocab["validation_changed_inputs"] == 0  # the tiny split holds no dropped word
     assert main(args) == 2  # the output exists: never overwritten
     shutil.rmtree(out)
+    assert main([*args, "--no-single-characters", "--keep-tokenizer"]) == 0  # the whole tokenizer and a remap
+    remap = scorer_of(Classifier.from_pretrained(out)).vocab
+    assert remap is not None and remap.n_rows == rows < remap.vocab_size
 
 
 def test_a_trimmed_model_under_openvino_never_builds_the_torch_model(tmp_path: Path, trimmed: Classifier) -> None:
@@ -153,3 +157,90 @@ def test_a_trimmed_model_under_openvino_never_builds_the_torch_model(tmp_path: P
     texts = [KEPT_TEXT, f"{UNSEEN_WORD} are great"]
     np.testing.assert_allclose(again.scores(texts).logits, trimmed.scores(texts).logits, atol=0.05)  # bf16 here
     assert not again.scorer.model_loaded  # type: ignore[attr-defined] # the remap was checked without it
+
+
+# -- a trimmed tokenizer: its ids are the rows ---------------------------------------------------------
+
+
+@pytest.fixture
+def trimmed_tokenizer(whole: Classifier) -> Classifier:
+    tokenizer = scorer_of(whole).tokenizer
+    choice = choose_ids(tokenizer, TRAIN, top_pieces=0, single_characters=False)
+    remap = VocabRemap.from_kept(choice.kept, choice.tokenizer_size, tokenizer.unk_token_id)
+    return trim_classifier(whole, remap, "tiny-0-trimmed", {"kept_because": choice.reasons}, keep_tokenizer=False)
+
+
+def test_a_trimmed_tokenizer_reads_kept_text_as_the_whole_model(
+    whole: Classifier, trimmed_tokenizer: Classifier
+) -> None:
+    scorer = scorer_of(trimmed_tokenizer)
+    rows = scorer.model.get_input_embeddings().num_embeddings
+    assert scorer.vocab is None and len(scorer.tokenizer) == rows < len(scorer_of(whole).tokenizer)
+    assert trimmed_tokenizer.metadata.vocab["tokenizer"] == "trimmed" and "file" not in trimmed_tokenizer.metadata.vocab
+    texts = [KEPT_TEXT, *TRAIN]
+    np.testing.assert_allclose(trimmed_tokenizer.scores(texts).logits, whole.scores(texts).logits, atol=1e-6)
+
+
+def test_a_trimmed_tokenizer_splits_a_dropped_word_into_rows_it_has(
+    whole: Classifier, trimmed_tokenizer: Classifier
+) -> None:
+    text = f"the view {UNSEEN_WORD} was worth the hiking"
+    small = scorer_of(trimmed_tokenizer).tokenizer
+    got = small(text)["input_ids"]
+    assert got != tokenizer_ids(whole, text) and max(got) < len(small)
+    # the model reads exactly the whole model's rows of the pieces it was given, in the whole model's ids
+    kept = np.asarray([scorer_of(whole).tokenizer.convert_tokens_to_ids(t) for t in small.convert_ids_to_tokens(got)])
+    with torch.inference_mode():
+        ids, mask = torch.as_tensor(kept[None]), torch.ones(1, len(got), dtype=torch.long)
+        want = scorer_of(whole).model(input_ids=ids, attention_mask=mask)
+    np.testing.assert_allclose(trimmed_tokenizer.scores([text]).logits, want.logits.numpy(), atol=1e-6)
+
+
+def test_a_model_with_a_trimmed_tokenizer_saves_and_loads_without_a_remap(
+    tmp_path: Path, whole: Classifier, trimmed_tokenizer: Classifier
+) -> None:
+    out = trimmed_tokenizer.save_pretrained(tmp_path / "trimmed")
+    assert not (out / REMAP_FILE).exists()
+    saved = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
+    assert len(saved["model"]["vocab"]) == scorer_of(trimmed_tokenizer).model.get_input_embeddings().num_embeddings
+    texts = [KEPT_TEXT, f"{UNSEEN_WORD} are great"]
+    for runtime in ("fp32", "openvino"):
+        loaded = Classifier.from_pretrained(out, runtime=runtime)
+        assert len(loaded.scorer.tokenizer) == len(scorer_of(trimmed_tokenizer).tokenizer)  # type: ignore[attr-defined]
+        atol = 1e-6 if runtime == "fp32" else 0.05  # bf16 under openvino here
+        np.testing.assert_allclose(loaded.scores(texts).logits, trimmed_tokenizer.scores(texts).logits, atol=atol)
+    got = Explainer(Classifier.from_pretrained(out), n_steps=8).explain([KEPT_TEXT])[0]
+    want = Explainer(whole, n_steps=8).explain([KEPT_TEXT])[0]
+    np.testing.assert_allclose([w.score for w in got.words], [w.score for w in want.words], atol=1e-5)
+
+
+def unigram_json(pieces: list[tuple[str, float]]) -> str:
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    tok = Tokenizer(models.Unigram(pieces, unk_id=2))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 1)])
+    tok.add_special_tokens(["<s>", "</s>", "<unk>"])
+    return tok.to_str()
+
+
+def test_unigram_trimming_renumbers_every_id_and_keeps_the_best_split() -> None:
+    from tokenizers import Tokenizer
+
+    from notecheck.training.vocab_trim import trimmed_tokenizer_json
+
+    pieces = [("<s>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁a", -1.0), ("▁ab", -1.5), ("b", -2.0), ("▁c", -1.0)]
+    pieces += [("c", -3.0), ("▁abc", -0.5), ("q", -9.0)]  # q: the lowest score
+    whole = Tokenizer.from_str(unigram_json(pieces))
+    assert whole.encode("ab c abc").ids == [0, 4, 6, 8, 1]
+    remap = VocabRemap.from_kept([0, 1, 2, 3, 4, 5, 6, 9], vocab_size=len(pieces), unk_id=2)  # drops "c", "▁abc"
+    small = Tokenizer.from_str(trimmed_tokenizer_json(whole.to_str(), remap))
+    assert small.get_vocab_size() == 8 and small.token_to_id("q") == 7 and small.token_to_id("<unk>") == 2
+    assert small.encode("ab c").ids == [0, 4, 6, 1]  # no dropped piece: the same split, same ids
+    assert small.encode("abc").ids == [0, 4, 2, 1]  # "▁abc" dropped: split into "▁ab" and "c", now unknown
+    with pytest.raises(Exception, match="not among the kept"):
+        trimmed_tokenizer_json(whole.to_str(), VocabRemap.from_kept([0, 2, 3], vocab_size=len(pieces), unk_id=2))
+    bpe = json.loads(whole.to_str())
+    bpe["model"] = {"type": "BPE", "vocab": {}, "merges": []}
+    with pytest.raises(Exception, match="BPE tokenizer cannot be trimmed"):
+        trimmed_tokenizer_json(json.dumps(bpe), remap)

@@ -255,3 +255,27 @@ def test_fast_tokenizer_reads_every_bundled_note_as_transformers_does(converted:
     texts = [model_input(n.note) for n in notes]
     assert len(texts) > 5000
     assert_same_as_transformers(converted, texts)
+
+
+@pytest.mark.slow
+def test_a_trimmed_xlmr_tokenizer_splits_every_note_of_kept_pieces_exactly_as_the_whole_one(converted: Path) -> None:
+    # the Unigram guarantee `training.vocab_trim` relies on, on the real tokenizer: a note whose best
+    # segmentation uses kept pieces only keeps it; a note with a dropped piece is split into kept pieces
+    from notecheck.model.classifier import model_input
+    from notecheck.model.loader import load_notes
+    from notecheck.model.tokenizer import FastTokenizer
+    from notecheck.model.vocab import VocabRemap
+    from notecheck.training.vocab_trim import changed_inputs, choose_ids, trimmed_tokenizer_json
+
+    notes, _ = load_notes(sorted((Path(__file__).parents[3] / "data" / "notes").glob("*.jsonl")))
+    texts = [model_input(n.note) for n in notes]
+    whole = FastTokenizer.from_pretrained(converted)
+    choice = choose_ids(whole, texts[::2], top_pieces=0, single_characters=False)  # a harsh trim: half the notes
+    remap = VocabRemap.from_kept(choice.kept, len(whole), int(whole.unk_token_id or 0))
+    small = FastTokenizer.from_str(trimmed_tokenizer_json(whole.backend_tokenizer.to_str(), remap), whole)
+    assert len(small) == remap.n_rows < len(whole) // 5
+    assert (small.pad_token_id, small.unk_token_id) == (remap.table[whole.pad_token_id], remap.unk_row)
+    ids = whole(texts)["input_ids"]
+    with_dropped = sum(any(remap.table[i] == remap.unk_row and i != whole.unk_token_id for i in seq) for seq in ids)
+    assert 0 < with_dropped < len(texts) // 2
+    assert changed_inputs(whole, small, remap, texts) == with_dropped  # every other note: the very same split
