@@ -162,7 +162,16 @@ class Classifier:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.scorer.save(path)
-        self.metadata.save(path)
+        metadata = self.metadata
+        if metadata.quantized:
+            from dataclasses import replace
+
+            from notecheck.model.openvino_runtime import INT8_FILE
+
+            if not (path / INT8_FILE).is_file():  # the record names a file this save did not write
+                log.warning("%s: saved without its int8 model (%s); it runs unquantized", path, INT8_FILE)
+                metadata = replace(metadata, quantized={})
+        metadata.save(path)
         return path
 
     @property

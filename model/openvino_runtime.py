@@ -243,16 +243,19 @@ class OpenVinoScorer(TransformerScorer):
     ) -> None:
         self._torch: torch.nn.Module | None = None
         self._load_model = load_model
+        self._torch_lock = threading.Lock()  # explanations on several server threads load it once
         super().__init__(None, tokenizer, max_length=max_length, **kwargs)
         self.engine = engine
         self.runtime = "openvino"
+        self.source: Path | None = None  # the model directory it was loaded from
 
     @property
     def model(self) -> torch.nn.Module:
-        if self._torch is None:
-            log.info("openvino runtime: loading the torch model (gradients or saving need it)")
-            self._torch = self._load_model()
-        return self._torch
+        with self._torch_lock:
+            if self._torch is None:
+                log.info("openvino runtime: loading the torch model (gradients or saving need it)")
+                self._torch = self._load_model()
+            return self._torch
 
     @model.setter
     def model(self, value: torch.nn.Module | None) -> None:
@@ -266,6 +269,24 @@ class OpenVinoScorer(TransformerScorer):
     def forward(self, inputs: dict[str, Any]) -> np.ndarray:
         return self.engine(np.asarray(inputs["input_ids"]), np.asarray(inputs["attention_mask"]))
 
+    def save(self, path: str | Path) -> None:
+        """The source directory's weights as they are (this scorer cannot change them; the torch model it
+        loads for gradients is in bf16 where the CPU has native bf16, and saving that would lose precision),
+        with its config, the int8 model `notecheck quantize` wrote, the tokenizer and any vocabulary remap."""
+        if self.source is None:  # made in memory: only its torch model has the weights
+            super().save(path)
+            return
+        target = Path(path)
+        target.mkdir(parents=True, exist_ok=True)
+        names = [f.name for f in self.source.glob("model*.safetensors*")]  # shards and their index too
+        for name in (*names, "config.json", INT8_FILE, Path(INT8_FILE).with_suffix(".bin").name):
+            source = self.source / name
+            if source.is_file() and source.resolve() != (target / name).resolve():
+                shutil.copyfile(source, target / name)
+        self.tokenizer.save_pretrained(target)
+        if self.vocab is not None:
+            self.vocab.save(target)
+
     @classmethod
     def load(cls, path: str | Path, max_length: int, runtime: str = "openvino", **kwargs: Any) -> OpenVinoScorer:
         """Load a model directory for the `openvino` runtime: the cached conversion, or convert it now.
@@ -278,4 +299,6 @@ class OpenVinoScorer(TransformerScorer):
         log.info("openvino runtime: %s model, %s precision", how, engine.precision)
         tokenizer = FastTokenizer.from_pretrained(path)
         fallback = torch_runtime()
-        return cls(engine, tokenizer, max_length, lambda: load_torch_model(path, fallback), **kwargs)
+        scorer = cls(engine, tokenizer, max_length, lambda: load_torch_model(path, fallback), **kwargs)
+        scorer.source = path
+        return scorer

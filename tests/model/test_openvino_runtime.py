@@ -176,3 +176,39 @@ def test_a_missing_openvino_package_is_named(tiny_model_dir: Path, monkeypatch: 
     monkeypatch.setattr(ovr, "openvino_available", lambda: False)
     with pytest.raises(ModelLoadError, match="pip install openvino"):
         Classifier.from_pretrained(tiny_model_dir, runtime="openvino")
+
+
+def test_saving_copies_the_source_weights_without_loading_the_torch_model(
+    tiny_model_dir: Path, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scorer_module, "bf16_is_fast", lambda: True)  # where gradients would load it in bf16
+    monkeypatch.setattr(ovr, "bf16_is_fast", lambda: True)
+    loaded = Classifier.from_pretrained(tiny_model_dir, runtime="openvino")
+    out = loaded.save_pretrained(tmp_path / "copy")
+    assert not loaded.scorer.model_loaded  # type: ignore[attr-defined]
+    assert (out / "model.safetensors").read_bytes() == (tiny_model_dir / "model.safetensors").read_bytes()
+    again = Classifier.from_pretrained(out, runtime="fp32")
+    np.testing.assert_array_equal(again.scorer.score(TEXTS).logits, torch_logits(tiny_model_dir))
+
+
+def test_loading_the_torch_model_is_done_once_across_threads(tiny_model_dir: Path, cache: Path) -> None:
+    import threading
+
+    scorer = Classifier.from_pretrained(tiny_model_dir, runtime="openvino").scorer
+    assert isinstance(scorer, ovr.OpenVinoScorer)
+    loads: list[int] = []
+    load = scorer._load_model
+
+    def slow_load() -> torch.nn.Module:
+        loads.append(1)
+        threading.Event().wait(0.2)  # long enough for every thread to arrive while the first still loads
+        return load()
+
+    scorer._load_model = slow_load
+    models: list[torch.nn.Module] = []
+    threads = [threading.Thread(target=lambda: models.append(scorer.model)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1 and all(m is models[0] for m in models)

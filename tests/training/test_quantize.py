@@ -85,3 +85,13 @@ def test_a_copy_that_cannot_be_written_leaves_nothing_behind(
 def test_it_refuses_an_existing_output_and_a_quantized_source(quantized: Path, tmp_path: Path) -> None:
     assert main(["quantize", "--model", str(quantized), "--out", str(tmp_path / "again")]) == 2
     assert main(["quantize", "--model", str(quantized), "--out", str(quantized)]) == 2
+
+
+def test_a_saved_copy_keeps_its_int8_model_or_drops_the_record(quantized: Path, tmp_path: Path) -> None:
+    kept = Classifier.from_pretrained(quantized, runtime="openvino").save_pretrained(tmp_path / "kept")
+    assert (kept / INT8_FILE).read_bytes() == (quantized / INT8_FILE).read_bytes()
+    assert load_engine(kept)[1] == "quantized int8"
+    assert Classifier.from_pretrained(kept).metadata.quantized["source_version"] == "tiny-0"
+    # saved through a runtime that never read the int8 model: the record no longer names a file it has
+    plain = Classifier.from_pretrained(quantized, runtime="fp32").save_pretrained(tmp_path / "plain")
+    assert not (plain / INT8_FILE).exists() and Classifier.from_pretrained(plain).metadata.quantized == {}
