@@ -89,7 +89,7 @@ def gradient_twin(model: torch.nn.Module) -> torch.nn.Module:
     config, with attention computed eagerly (matmul, softmax, matmul) instead of by `sdpa`.
 
     On CPU, PyTorch's fused attention has a slow backward: it was 37% of an Integrated Gradients explanation
-    (24 steps of a 128-token note, bf16), and eager attention makes the whole explanation about 1.5x faster
+    (24 steps of a 128-token note, bf16), and eager attention makes the whole explanation about 1.4x faster
     (benchmarks/explain_cost.py). Forward passes keep `sdpa`, which is as fast or faster there; a twin, not a
     switch on the one model, because a server explains and predicts on several threads at once and the
     attention choice lives in the model's config. A model without that choice is returned as it is."""
