@@ -18,7 +18,7 @@ characters). A token that was dropped is no longer read as `<unk>`: its text is 
 `keep_tokenizer=True` keeps the whole tokenizer and a remap (`model.vocab`) instead.
 
 >>> trim_model_dir(Path("runs/default"), Path("runs/default-trimmed")).rows  # doctest: +SKIP
-107720
+110977
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def trim_classifier(
     remap: VocabRemap,
     version: str,
     selection: dict[str, Any],
-    keep_tokenizer: bool = True,
+    keep_tokenizer: bool = False,
 ) -> Classifier:
     """A copy of `classifier` whose word embeddings hold only `remap`'s rows: reading text through `remap`
     (`keep_tokenizer`), or through a tokenizer trimmed to the same pieces (`trimmed_tokenizer_json`). The

@@ -3,12 +3,12 @@
 Prints plain `key: value` lines on stdout, for example:
 
     out: runs/default-trimmed
-    version: 20261206-094252-59158b49-vocab107k
-    embedding_rows: 107720 of 250037
-    parameters: 62.6 M of 117.7 M
+    version: 20261206-094252-59158b49-vocab110k
+    embedding_rows: 110977 of 250037
+    parameters: 64.1 M of 117.5 M
     kept_because: special 5, lowest_score 1, training_notes 19694, script_pieces 103641, single_characters 15398
     validation_unknown_share: 0.00003 (tokens of 1040 held-out notes the kept rows lack)
-    validation_changed_inputs: 1 (split differently by the trimmed tokenizer)
+    validation_changed_inputs: 4 (split differently by the trimmed tokenizer)
 """
 
 from __future__ import annotations

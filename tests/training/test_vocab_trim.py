@@ -39,7 +39,7 @@ def trimmed(whole: Classifier) -> Classifier:
     tokenizer = scorer_of(whole).tokenizer
     choice = choose_ids(tokenizer, TRAIN, top_pieces=0, single_characters=False)
     remap = VocabRemap.from_kept(choice.kept, choice.tokenizer_size, tokenizer.unk_token_id)
-    return trim_classifier(whole, remap, "tiny-0-trimmed", {"kept_because": choice.reasons})
+    return trim_classifier(whole, remap, "tiny-0-trimmed", {"kept_because": choice.reasons}, keep_tokenizer=True)
 
 
 def tokenizer_ids(classifier: Classifier, text: str) -> list[int]:
