@@ -1,6 +1,7 @@
 """Cross-writer generalisation: each training recipe on the same writer-held-out folds (`make bench`).
 
     python benchmarks/generalization.py [--folds 5] [--train-notes 1600] [--steps 100] [--recipes ft lp ...]
+        [--keep-layers 0,2,4,6,8,10 --out benchmarks/results/generalization_6_layers.json.gz]
 
 Every fold holds out a group of whole writers (both languages; `training/crosswriter.py`). A recipe is
 trained on the other writers under the same budget, its temperature, signal combiner and thresholds are
@@ -8,6 +9,9 @@ fitted on a second group of unseen writers, and it is scored on the held-out wri
 authors of its own training writers (*in*, the in-distribution figure). Results are saved after every run,
 so an interrupted benchmark picks up where it stopped. The writers of the frozen test split
 (`data/splits.json`) are never used here.
+
+`--keep-layers` trains a shallower encoder instead: the base with only those transformer layers (renumbered in
+order; embeddings as they are), the start of a faster student, judged here on the same unseen writers.
 """
 
 from __future__ import annotations
@@ -282,6 +286,46 @@ def per_fold_table(results: dict[str, Any], recipe: str) -> str:
     return markdown_table(header, rows)
 
 
+def shallow_base(base_model: str, layers: Sequence[int]) -> str:
+    """A copy of the base encoder keeping only `layers` (in that order, renumbered from 0), made once in the
+    cache folder beside the converted base; its directory."""
+    import json
+    import os
+    import re
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from notecheck.training.encoder.build import cache_dir, ensure_base_model
+
+    source = Path(ensure_base_model(base_model))
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    if not layers or any(not 0 <= i < config["num_hidden_layers"] for i in layers):
+        raise SystemExit(f"--keep-layers: layers of 0..{config['num_hidden_layers'] - 1}, got {list(layers)}")
+    target = cache_dir() / "shallow_bases" / f"{source.name}-layers-{'-'.join(map(str, layers))}"
+    if (target / "model.safetensors").is_file():
+        return str(target)
+    renumber = {old: new for new, old in enumerate(layers)}
+    weights = {}
+    for key, value in load_file(str(source / "model.safetensors")).items():
+        found = re.search(r"(^|\.)encoder\.layer\.(\d+)\.", key)  # an encoder's, or a classifier's `bert.encoder`
+        if found:
+            if int(found.group(2)) not in renumber:
+                continue
+            key = f"{key[: found.start(2)]}{renumber[int(found.group(2))]}{key[found.end(2) :]}"
+        weights[key] = value
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+    for name in os.listdir(source):
+        if name not in ("model.safetensors", "config.json") and (source / name).is_file():
+            shutil.copyfile(source / name, staging / name)
+    (staging / "config.json").write_text(json.dumps({**config, "num_hidden_layers": len(layers)}, indent=2))
+    save_file(weights, str(staging / "model.safetensors"), metadata={"format": "pt"})
+    staging.rename(target)
+    log.info("a %d-layer copy of %s in %s", len(layers), source, target)
+    return str(target)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", default=["data/notes"])
@@ -297,14 +341,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--recipes", nargs="+", default=[r for r in RECIPES if r != "wise_ft"], choices=list(RECIPES))
     parser.add_argument("--out", default=str(RESULTS_DIR / "generalization.json.gz"), help=".json, or .json.gz")
     parser.add_argument("--model", help="ignored: this benchmark trains its own models (accepted for make bench)")
+    parser.add_argument(
+        "--keep-layers", default="", help="comma-separated layers of the base to keep (a shallower encoder)"
+    )
     args = parser.parse_args(argv)
     setup_logging()
     from notecheck.training.pipeline import data_files, load_training_notes
 
+    layers = [int(i) for i in args.keep_layers.split(",") if i.strip()]
+    base_model = shallow_base(args.base_model, layers) if layers else args.base_model
     base = {
         "data": [str(p) for p in data_files(args.data)],
         "split_file": "",
-        "base_model": args.base_model,
+        "base_model": base_model,
         "max_length": args.max_length,
         "batch_size": args.batch_size,
         "epochs": 1,
@@ -324,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     keys = ("folds", "train_notes", "validation_notes", "in_notes", "steps", "max_length", "batch_size", "base_model")
     settings: dict[str, Any] = {k: getattr(args, k) for k in keys}
+    if layers:
+        settings["keep_layers"] = layers
     # results are reused only for the same notes, the same held-out writers and the same rules
     settings["data_hash"] = content_hash(notes)[:16]
     settings["excluded"] = sorted(exclude)

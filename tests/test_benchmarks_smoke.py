@@ -160,3 +160,24 @@ def test_soak_summary_reads_rss_at_warm_up_and_end_and_counts_failures_by_status
     assert summary["checkpoints"]["50%"] == 1300 and summary["checkpoints"]["100%"] == 1100
     assert summary["non_200_by_status"] == {"429": 1} and summary["notes_per_s"] == pytest.approx(6.0)
     assert thin(samples, keep=2)[-1] == [5.0, 10, 1050.0]
+
+
+def test_a_shallow_base_keeps_the_named_layers_renumbered(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from benchmarks.generalization import shallow_base
+
+    monkeypatch.setenv("NOTECHECK_CACHE_DIR", str(tmp_path / "cache"))
+    shallow = shallow_base(str(tiny_model_dir), [1])
+    assert shallow_base(str(tiny_model_dir), [1]) == shallow  # made once
+    whole = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    small = AutoModelForSequenceClassification.from_pretrained(shallow)
+    assert small.config.num_hidden_layers == 1 and len(small.bert.encoder.layer) == 1
+    want, got = whole.bert.encoder.layer[1].state_dict(), small.bert.encoder.layer[0].state_dict()
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+    assert torch.equal(small.bert.embeddings.word_embeddings.weight, whole.bert.embeddings.word_embeddings.weight)
+    with pytest.raises(SystemExit, match="keep-layers"):
+        shallow_base(str(tiny_model_dir), [2])
