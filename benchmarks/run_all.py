@@ -32,7 +32,7 @@ from notecheck.model.errors import NotecheckError  # noqa: E402
 
 log = logging.getLogger("benchmarks.run_all")
 #: run order: quality on unseen writers first (the headline), then the profile (it informs the speed
-#: benchmarks), the server's memory over a long load, training and explanations last
+#: benchmarks), the server's memory over a long load, training, explanations, and a trimmed model's memory last
 BENCHMARKS = (
     "generalization",
     "inference_profile",
@@ -41,6 +41,7 @@ BENCHMARKS = (
     "soak",
     "training_speed",
     "explain_cost",
+    "vocab_trim",
 )
 #: a benchmark without `--quick` gets these arguments instead in a quick run
 QUICK_ARGS = {

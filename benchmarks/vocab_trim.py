@@ -226,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-tokenizer", action="store_true", help="trim with the whole tokenizer kept (dropped tokens as <unk>)"
     )
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 20 notes, 1 round, fp32 F1 only")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.notes, args.rounds, args.f1_runtimes = 20, 1, "fp32"
     setup_logging()
     model = check_model(args.model)
     with scratch_dir() as tmp:
@@ -255,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             "memory": memory,
             "machine": machine_info(args.threads),
         }
-    path = save_result("vocab_trim", result)
+    path = save_result("vocab_trim_quick" if args.quick else "vocab_trim", result)
     print(render(result))
     print(f"\n(written to {path})")
     return 0
