@@ -81,6 +81,7 @@ def measure_runtime(
     grad_bf16: bool | None = None,
     attention: str = "eager",
     gap_notes: int = 0,
+    ig_steps: int = IG_STEPS,
 ) -> dict[str, Any]:
     """Seconds per explanation of one 128-token note at one runtime, beside one `predict`; for IG also its
     completeness gap, alone and as a share of the note's calibrated log-odds (what the scores explain).
@@ -94,7 +95,7 @@ def measure_runtime(
     seen = min(n_tokens, classifier.metadata.max_length)
     if seen < TARGET_TOKENS:
         log.warning("the model reads at most %d tokens: the note is truncated to them", seen)
-    explainer = Explainer(classifier, bf16=grad_bf16)
+    explainer = Explainer(classifier, n_steps=ig_steps, bf16=grad_bf16)
     predict_s = median_seconds(lambda: classifier.predict([note]), repeats)
     results: dict[str, Any] = {}
     for method in methods:
@@ -146,7 +147,12 @@ def validation_gaps(explainer: Explainer, model_dir: Path, n: int) -> dict[str, 
 
 
 def measure(
-    model_dir: str, repeats: int, methods: tuple[str, ...], variants: tuple[str, ...], gap_notes: int = 0
+    model_dir: str,
+    repeats: int,
+    methods: tuple[str, ...],
+    variants: tuple[str, ...],
+    gap_notes: int = 0,
+    ig_steps: int = IG_STEPS,
 ) -> dict[str, Any]:
     """Each variant (`RUNTIME:GRADIENTS[:ATTENTION]`, gradients `fp32` or `auto`: bf16 where the CPU has
     native bf16; attention `eager`, the default, or `sdpa`) measured in turn in this process, the first being
@@ -168,6 +174,7 @@ def measure(
             False if grads == "fp32" else None,
             attention=attention,
             gap_notes=gap_notes if i == len(variants) - 1 else 0,
+            ig_steps=ig_steps,
         )
     last = by_runtime[variants[-1]]
     from notecheck.model.metadata import ModelMetadata
@@ -180,7 +187,7 @@ def measure(
         "n_tokens": last["n_tokens"],
         "tokens_seen": last["tokens_seen"],
         "repeats": repeats,
-        "ig_steps": IG_STEPS,
+        "ig_steps": ig_steps,
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "logical_cores": os.cpu_count(),
@@ -239,13 +246,14 @@ def main(argv: list[str] | None = None) -> int:
         "through the model's fused attention)",
     )
     parser.add_argument("--gap-notes", type=int, default=20, help="validation notes for IG's gap (0: none)")
+    parser.add_argument("--ig-steps", type=int, default=IG_STEPS, help="Integrated Gradients steps (the default's)")
     parser.add_argument("--out", default=str(RESULT))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         methods = tuple(m for m in args.methods.split(",") if m)
         variants = tuple(v for v in args.variants.split(",") if v)
-        result = measure(args.model, args.repeats, methods, variants, gap_notes=args.gap_notes)
+        result = measure(args.model, args.repeats, methods, variants, gap_notes=args.gap_notes, ig_steps=args.ig_steps)
     except NotecheckError as exc:
         print(f"explain_cost: error: {exc}", file=sys.stderr)
         return 2

@@ -221,8 +221,10 @@ def render(results: dict[str, Any]) -> str:
                 ]
             )
     settings = results["settings"]
+    layers = settings.get("keep_layers")
     lines = [
-        "### Cross-writer generalisation",
+        "### Cross-writer generalisation"
+        + (f" of a {len(layers)}-layer encoder (base layers {layers})" if layers else ""),
         "",
         f"{settings['folds']} folds of whole writers; per fold {settings['train_notes']} training notes, "
         f"{settings['steps']} steps of {settings['batch_size']}, max {settings['max_length']} tokens. "
@@ -232,7 +234,7 @@ def render(results: dict[str, Any]) -> str:
         markdown_table(header, rows),
     ]
     summary = transformer_summary(results)
-    if summary:
+    if summary and not layers:  # the default is chosen among full-depth runs only
         chosen = choose_recipe(summary)
         lines += [
             "",
@@ -289,6 +291,7 @@ def per_fold_table(results: dict[str, Any], recipe: str) -> str:
 def shallow_base(base_model: str, layers: Sequence[int]) -> str:
     """A copy of the base encoder keeping only `layers` (in that order, renumbered from 0), made once in the
     cache folder beside the converted base; its directory."""
+    import hashlib
     import json
     import os
     import re
@@ -299,10 +302,14 @@ def shallow_base(base_model: str, layers: Sequence[int]) -> str:
     from notecheck.training.encoder.build import cache_dir, ensure_base_model
 
     source = Path(ensure_base_model(base_model))
+    if not (source / "config.json").is_file() or not (source / "model.safetensors").is_file():
+        raise SystemExit(f"--keep-layers: needs a local base with one model.safetensors, not '{base_model}'")
     config = json.loads((source / "config.json").read_text(encoding="utf-8"))
-    if not layers or any(not 0 <= i < config["num_hidden_layers"] for i in layers):
-        raise SystemExit(f"--keep-layers: layers of 0..{config['num_hidden_layers'] - 1}, got {list(layers)}")
-    target = cache_dir() / "shallow_bases" / f"{source.name}-layers-{'-'.join(map(str, layers))}"
+    count = config["num_hidden_layers"]
+    if not layers or len(set(layers)) != len(layers) or any(not 0 <= i < count for i in layers):
+        raise SystemExit(f"--keep-layers: distinct layers of 0..{count - 1}, got {list(layers)}")
+    where = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:8]  # two bases of one folder name differ
+    target = cache_dir() / "shallow_bases" / f"{source.name}-{where}-layers-{'-'.join(map(str, layers))}"
     if (target / "model.safetensors").is_file():
         return str(target)
     renumber = {old: new for new, old in enumerate(layers)}
@@ -339,7 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--base-model", default="multilingual-e5-small")
     parser.add_argument("--recipes", nargs="+", default=[r for r in RECIPES if r != "wise_ft"], choices=list(RECIPES))
-    parser.add_argument("--out", default=str(RESULTS_DIR / "generalization.json.gz"), help=".json, or .json.gz")
+    parser.add_argument(
+        "--out", help=".json, or .json.gz (default: generalization.json.gz, or generalization_N_layers.json.gz)"
+    )
     parser.add_argument("--model", help="ignored: this benchmark trains its own models (accepted for make bench)")
     parser.add_argument(
         "--keep-layers", default="", help="comma-separated layers of the base to keep (a shallower encoder)"
@@ -350,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     layers = [int(i) for i in args.keep_layers.split(",") if i.strip()]
     base_model = shallow_base(args.base_model, layers) if layers else args.base_model
+    name = f"generalization_{len(layers)}_layers" if layers else "generalization"  # never the full-depth results
+    args.out = args.out or str(RESULTS_DIR / f"{name}.json.gz")
     base = {
         "data": [str(p) for p in data_files(args.data)],
         "split_file": "",

@@ -124,7 +124,7 @@ class Explainer:
         bf16: bool | None = None,
     ) -> None:
         self.classifier = classifier
-        self.n_steps = n_steps  # fewer widen the completeness gap fast: 20 steps double it (README, speed table)
+        self.n_steps = n_steps  # fewer widen the completeness gap fast: 20 steps nearly double it (README, speed)
         self.internal_batch_size = internal_batch_size or n_steps  # all IG steps in one batch
         self.bf16 = bf16  # gradients under bf16 autocast; None: where the CPU has native bf16
 

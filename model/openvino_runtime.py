@@ -260,6 +260,7 @@ class OpenVinoScorer(TransformerScorer):
     @model.setter
     def model(self, value: torch.nn.Module | None) -> None:
         self._torch = value
+        self.source = None  # `save` then writes this model, not the directory's files
 
     @property
     def model_loaded(self) -> bool:

@@ -131,7 +131,7 @@ class TransformerScorer:
         with self._twin_lock:
             if self._twin is None or self._twin[0] is not model:
                 self._twin = (model, gradient_twin(model))
-            return self._twin[1]
+            return self._twin[1].train(model.training)
 
     def save(self, path: str | Path) -> None:
         self.model.save_pretrained(path, safe_serialization=True)  # type: ignore[operator]

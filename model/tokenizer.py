@@ -120,5 +120,10 @@ class FastTokenizer:
             source = self.source / name
             if name == TOKENIZER_FILE and self.text is not None:
                 (path / name).write_text(self.text, encoding="utf-8")
+            elif name == CONFIG_FILE and self.text is not None and source.is_file():
+                # its `added_tokens_decoder` is keyed by the source's ids: transformers reads them from tokenizer.json
+                config = json.loads(source.read_text(encoding="utf-8"))
+                config.pop("added_tokens_decoder", None)
+                (path / name).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             elif source.is_file() and source.resolve() != (path / name).resolve():
                 shutil.copyfile(source, path / name)

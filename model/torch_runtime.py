@@ -102,4 +102,6 @@ def gradient_twin(model: torch.nn.Module) -> torch.nn.Module:
     except (AttributeError, ValueError) as exc:  # an architecture without the eager path
         log.debug("gradient passes keep the model's attention: %s", exc)
         return model
+    if getattr(twin.config, "_attn_implementation", None) != "eager":  # refused with a warning only
+        return model
     return twin

@@ -1,8 +1,9 @@
-"""A trimmed vocabulary: the tokenizer stays whole, the model keeps only the embedding rows it needs.
+"""A trimmed vocabulary read through the whole tokenizer: the model keeps only the embedding rows it needs.
 
 Of multilingual-e5-small's 118 M parameters, 96 M are the 250k rows of its word embeddings, and a notecheck
-model reads a small part of them. A trimmed model directory keeps the tokenizer exactly as it was (text
-tokenizes identically) and holds a smaller embedding matrix plus a `VocabRemap`: a table from each tokenizer
+model reads a small part of them. `notecheck trim-vocab --keep-tokenizer` writes a model directory that keeps
+the tokenizer exactly as it was (text tokenizes identically; by default the tokenizer is trimmed too and needs
+no remap, `training.vocab_trim`) and holds a smaller embedding matrix plus a `VocabRemap`: a table from each tokenizer
 id to its row in that matrix, where every id without a row goes to the row of the tokenizer's unknown token.
 `TransformerScorer.encode` applies the table, so predictions and explanations see the same ids.
 

@@ -172,12 +172,15 @@ def test_a_shallow_base_keeps_the_named_layers_renumbered(
 
     monkeypatch.setenv("NOTECHECK_CACHE_DIR", str(tmp_path / "cache"))
     shallow = shallow_base(str(tiny_model_dir), [1])
-    assert shallow_base(str(tiny_model_dir), [1]) == shallow  # made once
+    made = (Path(shallow) / "model.safetensors").stat().st_mtime_ns
+    assert shallow_base(str(tiny_model_dir), [1]) == shallow
+    assert (Path(shallow) / "model.safetensors").stat().st_mtime_ns == made  # made once
     whole = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
     small = AutoModelForSequenceClassification.from_pretrained(shallow)
     assert small.config.num_hidden_layers == 1 and len(small.bert.encoder.layer) == 1
     want, got = whole.bert.encoder.layer[1].state_dict(), small.bert.encoder.layer[0].state_dict()
     assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
     assert torch.equal(small.bert.embeddings.word_embeddings.weight, whole.bert.embeddings.word_embeddings.weight)
-    with pytest.raises(SystemExit, match="keep-layers"):
-        shallow_base(str(tiny_model_dir), [2])
+    for wrong in ([2], [0, 0], []):
+        with pytest.raises(SystemExit, match="keep-layers"):
+            shallow_base(str(tiny_model_dir), wrong)

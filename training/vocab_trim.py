@@ -134,8 +134,9 @@ def choose_ids(
         raise ConfigError(f"top_pieces: must be 0 or more, got {top_pieces}")
     pieces = piece_texts(tokenizer)
     scores = piece_scores(tokenizer)
+    added: dict[int, Any] = getattr(getattr(tokenizer, "backend_tokenizer", None), "get_added_tokens_decoder", dict)()
     groups: dict[str, set[int]] = {
-        "special": set(tokenizer.all_special_ids),
+        "special": set(tokenizer.all_special_ids) | set(added),  # every added token: the tokenizer matches them
         # a Unigram tokenizer scores an unknown character below its lowest piece: keeping that piece keeps the
         # penalty, so a trimmed tokenizer segments text around unknown characters as the whole one does
         "lowest_score": {min(range(len(scores)), key=scores.__getitem__)} if scores else set(),
@@ -161,7 +162,8 @@ def trimmed_tokenizer_json(text: str, remap: VocabRemap) -> str:
 
     model = tokenizer["model"]
     if model.get("type") == "Unigram":
-        model["vocab"] = [model["vocab"][i] for i in remap.kept.tolist()]
+        # added tokens may sit past the pieces (e.g. a [MASK] appended last): they keep their order after them
+        model["vocab"] = [model["vocab"][i] for i in remap.kept.tolist() if i < len(model["vocab"])]
         if model.get("unk_id") is not None:
             model["unk_id"] = row_of(int(model["unk_id"]), "unknown token")
     elif model.get("type") == "WordPiece":

@@ -225,6 +225,8 @@ def test_gradient_passes_share_the_weights_and_attend_eagerly(tiny_model_dir: Pa
     assert model.config._attn_implementation == "sdpa" and twin.config._attn_implementation == "eager"
     pairs = zip(model.state_dict(keep_vars=True).values(), twin.state_dict(keep_vars=True).values(), strict=True)
     assert all(a is b for a, b in pairs)  # shared tensors, not copies
+    model.train()
+    assert scorer.gradient_model().training  # the twin follows the model's mode
     scorer.model = Classifier.from_pretrained(tiny_model_dir).scorer.model  # a new model gets a new twin
     assert scorer.gradient_model() is not twin
 

@@ -189,6 +189,8 @@ def test_saving_copies_the_source_weights_without_loading_the_torch_model(
     assert (out / "model.safetensors").read_bytes() == (tiny_model_dir / "model.safetensors").read_bytes()
     again = Classifier.from_pretrained(out, runtime="fp32")
     np.testing.assert_array_equal(again.scorer.score(TEXTS).logits, torch_logits(tiny_model_dir))
+    loaded.scorer.model = again.scorer.model  # a model given to it is what it saves from then on
+    assert loaded.scorer.source is None  # type: ignore[attr-defined]
 
 
 def test_loading_the_torch_model_is_done_once_across_threads(tiny_model_dir: Path, cache: Path) -> None:

@@ -162,12 +162,16 @@ def test_a_trimmed_model_under_openvino_never_builds_the_torch_model(tmp_path: P
 # -- a trimmed tokenizer: its ids are the rows ---------------------------------------------------------
 
 
-@pytest.fixture
-def trimmed_tokenizer(whole: Classifier) -> Classifier:
+def with_trimmed_tokenizer(whole: Classifier) -> Classifier:
     tokenizer = scorer_of(whole).tokenizer
     choice = choose_ids(tokenizer, TRAIN, top_pieces=0, single_characters=False)
     remap = VocabRemap.from_kept(choice.kept, choice.tokenizer_size, tokenizer.unk_token_id)
     return trim_classifier(whole, remap, "tiny-0-trimmed", {"kept_because": choice.reasons}, keep_tokenizer=False)
+
+
+@pytest.fixture
+def trimmed_tokenizer(whole: Classifier) -> Classifier:
+    return with_trimmed_tokenizer(whole)
 
 
 def test_a_trimmed_tokenizer_reads_kept_text_as_the_whole_model(
@@ -199,6 +203,15 @@ def test_a_trimmed_tokenizer_splits_a_dropped_word_into_rows_it_has(
 def test_a_model_with_a_trimmed_tokenizer_saves_and_loads_without_a_remap(
     tmp_path: Path, whole: Classifier, trimmed_tokenizer: Classifier
 ) -> None:
+    from tokenizer_support import assert_same_as_transformers
+
+    source = Path(shutil.copytree(scorer_of(whole).tokenizer.source, tmp_path / "source"))
+    config = json.loads((source / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["added_tokens_decoder"] = {"0": {"content": "[PAD]", "special": True}}  # as older transformers write it
+    (source / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    out = with_trimmed_tokenizer(Classifier.from_pretrained(source)).save_pretrained(tmp_path / "older")
+    assert "added_tokens_decoder" not in json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert_same_as_transformers(out, [KEPT_TEXT, f"the view {UNSEEN_WORD} was worth it", *TRAIN])  # ids renumbered
     out = trimmed_tokenizer.save_pretrained(tmp_path / "trimmed")
     assert not (out / REMAP_FILE).exists()
     saved = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
@@ -220,7 +233,7 @@ def unigram_json(pieces: list[tuple[str, float]]) -> str:
     tok = Tokenizer(models.Unigram(pieces, unk_id=2))
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 1)])
-    tok.add_special_tokens(["<s>", "</s>", "<unk>"])
+    tok.add_special_tokens(["<s>", "</s>", "<unk>", "<mask>"])  # <mask>: an added token past the pieces
     return tok.to_str()
 
 
@@ -233,13 +246,15 @@ def test_unigram_trimming_renumbers_every_id_and_keeps_the_best_split() -> None:
     pieces += [("c", -3.0), ("▁abc", -0.5), ("q", -9.0)]  # q: the lowest score
     whole = Tokenizer.from_str(unigram_json(pieces))
     assert whole.encode("ab c abc").ids == [0, 4, 6, 8, 1]
-    remap = VocabRemap.from_kept([0, 1, 2, 3, 4, 5, 6, 9], vocab_size=len(pieces), unk_id=2)  # drops "c", "▁abc"
+    assert whole.token_to_id("<mask>") == len(pieces)
+    remap = VocabRemap.from_kept([0, 1, 2, 3, 4, 5, 6, 9, 10], vocab_size=len(pieces) + 1, unk_id=2)  # drops c, ▁abc
     small = Tokenizer.from_str(trimmed_tokenizer_json(whole.to_str(), remap))
-    assert small.get_vocab_size() == 8 and small.token_to_id("q") == 7 and small.token_to_id("<unk>") == 2
+    assert small.get_vocab_size() == 9 and small.token_to_id("q") == 7 and small.token_to_id("<unk>") == 2
+    assert small.token_to_id("<mask>") == 8 and small.encode("ab <mask>").ids[-2] == 8  # after the kept pieces
     assert small.encode("ab c").ids == [0, 4, 6, 1]  # no dropped piece: the same split, same ids
     assert small.encode("abc").ids == [0, 4, 2, 1]  # "▁abc" dropped: split into "▁ab" and "c", now unknown
     with pytest.raises(Exception, match="not among the kept"):
-        trimmed_tokenizer_json(whole.to_str(), VocabRemap.from_kept([0, 2, 3], vocab_size=len(pieces), unk_id=2))
+        trimmed_tokenizer_json(whole.to_str(), VocabRemap.from_kept([0, 2, 3], vocab_size=len(pieces) + 1, unk_id=2))
     bpe = json.loads(whole.to_str())
     bpe["model"] = {"type": "BPE", "vocab": {}, "merges": []}
     with pytest.raises(Exception, match="BPE tokenizer cannot be trimmed"):
