@@ -66,14 +66,14 @@ def unknown_shares(model: Path, trimmed: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"split_file": split_file, "tokenizer_trimmed": trimmed_tokenizer}
     for part in ("validation", "test"):
         texts = inputs_of(getattr(split, part))
-        ids = [i for seq in whole(texts)["input_ids"] for i in seq]
-        small_ids = [i for seq in small(texts)["input_ids"] for i in seq]
+        seqs, small_seqs = whole(texts)["input_ids"], small(texts)["input_ids"]
+        ids, small_ids = [i for seq in seqs for i in seq], [i for seq in small_seqs for i in seq]
         out[part] = {
             "notes": len(getattr(split, part)),
             "inputs": len(texts),
             "tokens": len(ids),
             "lacking_share": remap.unknown_share(ids),
-            "changed_inputs": changed_inputs(whole, small, remap, texts) if trimmed_tokenizer else 0,
+            "changed_inputs": changed_inputs(seqs, small_seqs, remap) if trimmed_tokenizer else 0,
             "unknown_share_trimmed": (
                 sum(i == small.unk_token_id for i in small_ids) / max(len(small_ids), 1)
                 if trimmed_tokenizer
@@ -85,29 +85,33 @@ def unknown_shares(model: Path, trimmed: Path) -> dict[str, Any]:
 
 
 def test_f1(model: Path, trimmed: Path, runtimes: list[str], threads: int) -> dict[str, Any]:
-    """Test macro-F1 of the whole and the trimmed model at each runtime, and how far their P differ."""
+    """Macro-F1 of the whole and the trimmed model at each runtime on the test writers (`runtimes`) and on the
+    validation writers (`validation`, first runtime), both held out of training, and how far their P differ."""
     import numpy as np
 
     from notecheck.model.classifier import Classifier
     from notecheck.training.evaluate import evaluate
 
     set_threads(threads)
-    notes = frozen_split(model)[0].test
-    out: dict[str, Any] = {}
-    for runtime in runtimes:
+    split = frozen_split(model)[0]
+
+    def compare(runtime: str, notes: list[Any]) -> dict[str, Any]:
         reports = {name: evaluate(Classifier.from_pretrained(path, runtime=runtime), notes) for name, path in
                    (("whole", model), ("trimmed", trimmed))}  # fmt: skip
         p = {k: np.asarray(r["curves"]["p_commercial"]) for k, r in reports.items()}
         f1 = {k: r["summary"]["macro_f1"] for k, r in reports.items()}
-        out[runtime] = {
+        log.info("%s: macro-F1 whole %.4f, trimmed %.4f (%d notes)", runtime, f1["whole"], f1["trimmed"], len(notes))
+        return {
             "macro_f1_whole": f1["whole"],
             "macro_f1_trimmed": f1["trimmed"],
             "delta": f1["trimmed"] - f1["whole"],
             "within_tolerance": abs(f1["trimmed"] - f1["whole"]) <= TOLERANCE,
             "max_abs_dp": float(np.max(np.abs(p["trimmed"] - p["whole"]))),
         }
-        log.info("%s: test macro-F1 whole %.4f, trimmed %.4f", runtime, f1["whole"], f1["trimmed"])
-    return {"n_test": len(notes), "runtimes": out}
+
+    out = {runtime: compare(runtime, split.test) for runtime in runtimes}
+    validation = {**compare(runtimes[0], split.validation), "runtime": runtimes[0]}
+    return {"n_test": len(split.test), "runtimes": out, "validation": validation, "n_validation": len(split.validation)}
 
 
 def peak_memory(model: Path, trimmed: Path, notes: int, rounds: int, threads: int, runtime: str) -> dict[str, Any]:
@@ -144,6 +148,18 @@ def peak_memory(model: Path, trimmed: Path, notes: int, rounds: int, threads: in
         "whole_vs_pipeline": peak["whole"] / peak["pipeline"],
         "runs": runs,
     }
+
+
+def validation_line(f1: dict[str, Any]) -> list[str]:
+    """The validation writers' comparison, for results that have it."""
+    v = f1.get("validation")
+    if not v:
+        return []
+    return [
+        "",
+        f"Validation writers ({f1['n_validation']} notes, {v['runtime']}): macro-F1 whole {v['macro_f1_whole']:.3f}, "
+        f"trimmed {v['macro_f1_trimmed']:.3f} (Δ {v['delta']:+.4f}; largest ΔP {v['max_abs_dp']:.3f}).",
+    ]
 
 
 def render(result: dict[str, Any]) -> str:
@@ -190,6 +206,7 @@ def render(result: dict[str, Any]) -> str:
                 for rt, r in f1["runtimes"].items()
             ],
         ),
+        *validation_line(f1),
         "",
         markdown_table(
             ["contender", "peak RSS MiB", "/ pipeline"],

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from notecheck.model.classifier import Classifier, model_input
@@ -299,7 +300,9 @@ def trim_model_dir(
     remap = VocabRemap.from_kept(choice.kept, choice.tokenizer_size, int(tokenizer.unk_token_id))
     rows_before = int(scorer.model.get_input_embeddings().num_embeddings)  # type: ignore[operator]
     params_before = sum(p.numel() for p in scorer.model.parameters())
-    val_ids = [i for ids in tokenizer(inputs_of(split.validation), verbose=False)["input_ids"] for i in ids]
+    val_texts = inputs_of(split.validation)
+    val_seqs = tokenizer(val_texts, verbose=False)["input_ids"]
+    val_ids = [i for ids in val_seqs for i in ids]
     unknown = round(remap.unknown_share(val_ids), 6) if val_ids else None
     selection: dict[str, Any] = {
         "source_version": classifier.version,
@@ -314,7 +317,8 @@ def trim_model_dir(
     trimmed = trim_classifier(classifier, remap, version, selection, keep_tokenizer=keep_tokenizer)
     changed = None
     if not keep_tokenizer:
-        changed = changed_inputs(tokenizer, trimmed.scorer.tokenizer, remap, inputs_of(split.validation))  # type: ignore[attr-defined]
+        after = trimmed.scorer.tokenizer(val_texts)["input_ids"]  # type: ignore[attr-defined]
+        changed = changed_inputs(val_seqs, after, remap)
         trimmed.metadata.vocab["validation_changed_inputs"] = changed
     trimmed.save_pretrained(out)
     log.info("trimmed %s: %d of %d embedding rows kept, into %s", model_dir, remap.n_rows, rows_before, out)
@@ -334,10 +338,8 @@ def trim_model_dir(
     )
 
 
-def changed_inputs(whole: Any, trimmed: Any, remap: VocabRemap, texts: Sequence[str]) -> int:
-    """How many of `texts` the trimmed tokenizer splits differently from the whole one (its ids renumbered as
-    rows): only texts with a dropped token should be, which this counts rather than assumes."""
-    rows = {int(old): row for row, old in enumerate(remap.kept.tolist())}
-    before = whole(list(texts), verbose=False)["input_ids"]
-    after = trimmed(list(texts), verbose=False)["input_ids"]
-    return sum([rows.get(i, -1) for i in a] != list(b) for a, b in zip(before, after, strict=True))
+def changed_inputs(before: Sequence[Sequence[int]], after: Sequence[Sequence[int]], remap: VocabRemap) -> int:
+    """How many inputs a trimmed tokenizer split (`after`) differently from the whole one (`before`, its ids
+    renumbered as rows): only inputs with a dropped token should be, which this counts rather than assumes."""
+    rows = np.where(np.isin(np.arange(remap.vocab_size), remap.kept), remap.table, -1)  # a dropped id: no row
+    return sum(rows[np.asarray(a, dtype=np.int64)].tolist() != list(b) for a, b in zip(before, after, strict=True))
