@@ -31,6 +31,9 @@ class TrainConfig:
     probe_c: float = 0.0  # the probe's inverse regularisation; 0 picks it by validation log-loss
     label_smoothing: float = 0.0  # cross-entropy label smoothing while fine-tuning
     title_dropout: float = 0.0  # share of training notes shown without their title each epoch (captions have none)
+    teacher: str = ""  # distillation (`notecheck distill`): the teacher model directory whose logits are learnt
+    distill_alpha: float = 0.5  # weight of the hard-label loss; 1 - alpha goes to matching the teacher
+    distill_temperature: float = 2.0  # softening of both models' logits in the distillation loss
     data: list[str] = field(default_factory=lambda: ["data/notes"])  # files or directories
     split_file: str = "data/splits.json"  # frozen split record; written on first use
     base_model: str = DEFAULT_BASE_MODEL  # alias of the bundled encoder, a HF id or a local directory

@@ -41,10 +41,12 @@ class FitResult:
 
 
 def config_hash(config: TrainConfig) -> str:
-    keys = (
+    keys: tuple[str, ...] = (
         "base_model", "max_length", "epochs", "batch_size", "learning_rate", "head_learning_rate", "seed",
         "recipe", "pooling", "probe_c", "label_smoothing", "title_dropout",
     )  # fmt: skip
+    if config.teacher:  # a distillation run: its soft targets are part of what the checkpoint was trained on
+        keys += ("teacher", "distill_alpha", "distill_temperature")
     blob = json.dumps({k: getattr(config, k) for k in keys}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -120,6 +122,32 @@ def class_weighted_loss(labels: torch.Tensor, weighted: bool, label_smoothing: f
     return torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
 
 
+class DistillationLoss(torch.nn.Module):
+    """Knowledge distillation (Hinton et al., 2015): `alpha` x the hard-label loss + (1 - alpha) x T^2 x
+    KL(teacher || student) on both models' logits softened by temperature T. `teacher` holds the teacher's
+    logits for the batch being trained (set by the loop before each step)."""
+
+    def __init__(self, hard: torch.nn.Module, alpha: float, temperature: float) -> None:
+        super().__init__()
+        if not 0.0 <= alpha <= 1.0 or temperature <= 0:
+            raise ConfigError(f"distillation needs 0 <= alpha <= 1 and temperature > 0, got {alpha}, {temperature}")
+        self.hard, self.alpha, self.temperature = hard, alpha, temperature
+        self.teacher: torch.Tensor | None = None
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.teacher is None or self.teacher.shape != logits.shape:
+            raise RuntimeError("DistillationLoss: set .teacher to the batch's teacher logits before the step")
+        t = self.temperature
+        soft = torch.nn.functional.kl_div(
+            torch.log_softmax(logits / t, dim=-1),
+            torch.log_softmax(self.teacher.float() / t, dim=-1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        loss: torch.Tensor = self.alpha * self.hard(logits, labels) + (1 - self.alpha) * t * t * soft
+        return loss
+
+
 def untitled_input(item: LabelledNote) -> str:
     """The model input of a note shown as a caption would be: the same body, no title."""
     return model_input(Note(text=item.note.text))
@@ -169,8 +197,12 @@ def fit(
     validation: Sequence[LabelledNote],
     config: TrainConfig,
     work_dir: Path,
+    teacher_logits: np.ndarray | None = None,
 ) -> FitResult:
-    """Train `scorer.model` in place; keeps the epoch with the best validation macro-F1."""
+    """Train `scorer.model` in place; keeps the epoch with the best validation macro-F1.
+
+    With `teacher_logits` ((len(train), 2), a teacher's logits for the training notes in order) the loss is
+    `DistillationLoss` with `config.distill_alpha` and `config.distill_temperature`."""
     import time
 
     model = scorer.model
@@ -179,6 +211,12 @@ def fit(
     y = torch.tensor(labels_of(train))
     val_texts, val_labels = [model_input(n.note) for n in validation], labels_of(validation)
     loss_fn = class_weighted_loss(y, config.class_weighting, config.label_smoothing)
+    teacher = None
+    if teacher_logits is not None:
+        teacher = torch.as_tensor(np.asarray(teacher_logits, dtype=np.float32))
+        if teacher.shape != (len(train), 2):
+            raise ConfigError(f"teacher logits have shape {tuple(teacher.shape)}, need ({len(train)}, 2)")
+        loss_fn = DistillationLoss(loss_fn, config.distill_alpha, config.distill_temperature)
     optimizer = make_optimizer(model, config)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total = steps_per_epoch * config.epochs
@@ -202,6 +240,8 @@ def fit(
             torch.manual_seed(config.seed * 1_000_003 + progress.global_step)  # dropout, resume-stable
             factor = lr_factor(progress.global_step, total, config.warmup_ratio)
             batch_ids = pick_ids(enc.ids, untitled, batch, config.title_dropout, [config.seed, progress.global_step])
+            if isinstance(loss_fn, DistillationLoss) and teacher is not None:
+                loss_fn.teacher = teacher[batch]
             loss = train_step(scorer, optimizer, loss_fn, batch_ids, y[batch], factor, bf16)
             progress.step_in_epoch += 1
             progress.global_step += 1

@@ -116,3 +116,44 @@ def test_lr_schedule_warms_up_then_decays() -> None:
     values = [lr_factor(s, 100, 0.1) for s in range(100)]
     assert values[0] < values[9] == pytest.approx(1.0) and values[-1] < 0.05
     assert all(x >= y for x, y in zip(values[10:], values[11:], strict=False))
+
+
+def test_distillation_loss_is_hard_loss_plus_scaled_kl() -> None:
+    from notecheck.training.trainer import DistillationLoss
+
+    hard = torch.nn.CrossEntropyLoss()
+    logits, labels = torch.tensor([[2.0, -1.0], [0.5, 0.3]]), torch.tensor([0, 1])
+    loss = DistillationLoss(hard, alpha=0.25, temperature=2.0)
+    loss.teacher = logits.clone()  # a student equal to its teacher: the soft term is zero
+    assert loss(logits, labels).item() == pytest.approx(0.25 * hard(logits, labels).item(), rel=1e-6)
+    loss.teacher = torch.tensor([[-2.0, 1.0], [0.5, 0.3]])
+    p, q = torch.softmax(loss.teacher / 2, -1), torch.softmax(logits / 2, -1)
+    kl = (p * (p.log() - q.log())).sum(-1).mean()
+    expected = 0.25 * hard(logits, labels) + 0.75 * 4 * kl
+    assert loss(logits, labels).item() == pytest.approx(expected.item(), rel=1e-5)
+    loss.teacher = None
+    with pytest.raises(RuntimeError, match="teacher logits"):
+        loss(logits, labels)
+
+
+def test_distillation_follows_the_teachers_logits(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """With alpha 0 only the teacher speaks: a teacher that says the opposite of the labels is learnt."""
+    data = notes()
+    y = np.array([int(n.label == "undisclosed_ad") for n in data])
+    teacher = np.stack([4.0 * y, 4.0 * (1 - y)], axis=1).astype(np.float32)  # every label flipped
+    cfg = config(teacher="teacher-dir", distill_alpha=0.0, distill_temperature=1.0, epochs=30, patience=100)
+    scorer = build_scorer(str(tiny_model_dir), cfg)
+    flipped = [LabelledNote(n.note, "genuine" if n.label == "undisclosed_ad" else "undisclosed_ad") for n in data]
+    fit(scorer, data, flipped, cfg, tmp_path / "work", teacher_logits=teacher)  # the best epoch: the teacher's
+    predicted = scorer.score([n.note.text for n in data]).logits.argmax(axis=1)
+    assert (predicted == 1 - y).mean() >= 0.8
+    with pytest.raises(Exception, match="teacher logits have shape"):
+        fit(build_scorer(str(tiny_model_dir), cfg), data, data, cfg, tmp_path / "w2", teacher_logits=teacher[:3])
+
+
+def test_a_distillation_checkpoint_does_not_resume_a_plain_run() -> None:
+    from notecheck.training.trainer import config_hash
+
+    assert config_hash(config()) != config_hash(config(teacher="t"))
+    assert config_hash(config(teacher="t")) != config_hash(config(teacher="t", distill_alpha=0.1))
+    assert config_hash(config()) == config_hash(config(distill_alpha=0.1))  # ignored without a teacher
