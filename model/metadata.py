@@ -45,6 +45,9 @@ class ModelMetadata:
     # an int8 copy for OpenVINO (`openvino_int8.xml`, written by `training.quantize`): how it was calibrated
     # and what it scored on the validation writers; empty: not quantized
     quantized: dict[str, Any] = field(default_factory=dict)
+    # a student distilled from a deeper model (`training.distill`): its teacher, the layers it kept and both
+    # models' validation and test macro-F1; empty: not distilled
+    distilled: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)  # the run config that produced it
     git_revision: str = ""
     created_at: str = ""

@@ -22,6 +22,7 @@ import typer
 from notecheck.commands.base_model import base_model
 from notecheck.commands.checklist import checklist
 from notecheck.commands.demo import demo
+from notecheck.commands.distill import distill
 from notecheck.commands.evaluate import evaluate
 from notecheck.commands.explain import explain
 from notecheck.commands.faithfulness import faithfulness
@@ -54,6 +55,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any], str], ...] = (
     ("rollback", rollback, BUILD),
     ("trim-vocab", trim_vocab, BUILD),
     ("quantize", quantize, BUILD),
+    ("distill", distill, BUILD),
     ("faithfulness", faithfulness, CHECK),
     ("checklist", checklist, CHECK),
 )

@@ -1,0 +1,128 @@
+"""`notecheck distill`: a shallower student trained on a teacher's logits, written only when its validation
+macro-F1 holds; a refused student is kept for a second look without retraining."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from test_retrain import notes_for, write_jsonl
+
+from notecheck.cli import main
+from notecheck.model.classifier import Classifier
+from notecheck.model.errors import ConfigError
+from notecheck.model.metadata import ModelMetadata
+from notecheck.training import trainer
+from notecheck.training.config import TrainConfig
+from notecheck.training.distill import distill_model_dir, student_config
+from notecheck.training.pipeline import run_training
+
+TINY_RUN = {"epochs": 2, "learning_rate": 1e-3}
+
+
+@pytest.fixture(scope="module")
+def teacher(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer tiny teacher trained on 16 authors' notes, with its frozen split."""
+    root = tmp_path_factory.mktemp("distill")
+    rng = random.Random(3)
+    rows = [r for i in range(16) for r in notes_for(f"au{i:02d}", "en" if i % 2 else "zh", 4, rng)]
+    config = {
+        "model": "transformer",
+        "base_model": str(tiny_model_dir),
+        "data": [str(write_jsonl(root / "notes.jsonl", rows))],
+        "split_file": str(root / "split.json"),
+        "out": str(root / "teacher"),
+        "recipe": "ft",
+        "pooling": "cls",
+        "max_length": 32,
+        "batch_size": 8,
+        "head_learning_rate": 1e-3,
+        "precision": "fp32",
+        "title_dropout": 0.5,
+        **TINY_RUN,
+    }
+    (root / "run.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    return run_training(TrainConfig.load(root / "run.yaml")).model_dir
+
+
+def test_the_student_keeps_the_named_layers_and_records_its_teacher(
+    teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "student"
+    args = ["distill", "--model", str(teacher), "--out", str(out), "--layers", "1", "--epochs", "2"]
+    assert main([*args, "--learning-rate", "1e-3", "--max-drop", "1"]) == 0  # a tiny model: the mechanics only
+    printed = dict(line.split(": ", 1) for line in capsys.readouterr().out.strip().splitlines())
+    assert printed["out"] == str(out) and printed["layers"] == "1 of 2 (teacher layers 1)"
+    student = Classifier.from_pretrained(out)
+    assert student.scorer.model.config.num_hidden_layers == 1  # type: ignore[attr-defined]
+    meta, source = student.metadata, ModelMetadata.load(teacher)
+    record = meta.distilled
+    assert record["teacher_version"] == source.version and record["layers"] == [1] and record["teacher_layers"] == 2
+    assert record["validation_notes"] > 0 and 0 <= record["verdicts_agree"] <= 1
+    assert record["validation_delta"] == pytest.approx(
+        record["validation_f1_student"] - record["validation_f1_teacher"], abs=2e-4
+    )
+    assert record["test_f1_teacher"] == pytest.approx(source.metrics["test"]["macro_f1"])
+    assert meta.metrics["test"]["n"] == source.metrics["test"]["n"]  # the teacher's frozen test split
+    assert meta.training_data_hash == source.training_data_hash
+    assert meta.config["teacher"] == str(teacher) and meta.config["title_dropout"] == 0.0
+    assert (out / "README.md").is_file() and not out.with_name("student.partial").exists()
+    assert len(student.predict(["Use my code A12 for 20% off", "周末和妈妈去公园，天气很好"])) == 2
+
+
+def test_a_refused_student_is_kept_and_written_later_without_retraining(
+    teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "student"
+    with pytest.raises(ConfigError, match="not written. The trained student stays in"):
+        distill_model_dir(teacher, out, [0], max_drop=-1.0, **TINY_RUN)  # no student beats its teacher by 1
+    assert not out.exists() and (tmp_path / "student.partial" / "checkpoint").is_dir()
+
+    def no_training(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(trainer, "train_step", no_training)
+    report = distill_model_dir(teacher, out, [0], max_drop=1.0, **TINY_RUN)
+    assert report.layers == [0] and Classifier.from_pretrained(out).metadata.distilled["layers"] == [0]
+
+
+def test_what_cannot_be_distilled_is_refused_in_one_line(
+    teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = {"--layers 2": "distinct layers of 0..1", "--layers 0,0": "distinct layers", "--layers a": "layer numbers"}
+    for flags, message in cases.items():
+        assert main(["distill", "--model", str(teacher), "--out", str(tmp_path / "s"), *flags.split()]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    marked = Path(shutil.copytree(teacher, tmp_path / "student-of-a-student"))
+    meta = ModelMetadata.load(marked)
+    meta.distilled = {"teacher_version": "x"}
+    meta.save(marked)
+    with pytest.raises(ConfigError, match="already distilled"):
+        distill_model_dir(marked, tmp_path / "s2")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not an empty directory"):
+        distill_model_dir(teacher, tmp_path / "taken")
+    with pytest.raises(ConfigError, match="unknown"):
+        student_config(ModelMetadata.load(teacher), teacher, tmp_path / "s3", batch_size=3)
+
+
+def test_the_teachers_logits_drive_the_loss(teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    real = trainer.train_step
+
+    def spy(scorer: Any, optimizer: Any, loss_fn: Any, *args: Any) -> Any:
+        seen.append((type(loss_fn).__name__, loss_fn.alpha, loss_fn.temperature, loss_fn.teacher.shape))
+        return real(scorer, optimizer, loss_fn, *args)
+
+    monkeypatch.setattr(trainer, "train_step", spy)
+    distill_model_dir(teacher, tmp_path / "s", [1], max_drop=1.0, distill_alpha=0.3, distill_temperature=3.0, epochs=1)
+    assert seen and all(s[:3] == ("DistillationLoss", 0.3, 3.0) and s[3][1] == 2 for s in seen)
+    saved = json.loads((tmp_path / "s" / "notecheck.json").read_text(encoding="utf-8"))
+    assert saved["distilled"]["distill_alpha"] == 0.3 and saved["config"]["distill_temperature"] == 3.0
