@@ -73,7 +73,12 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
             "title_dropout": 0.5,
         },
     ),
+    "lp_ft_distilled": (
+        "a shallower student of the fold's LP-FT model, distilled from it (--distill-layers)",
+        {"recipe": "lp_ft", "pooling": "mean", "learning_rate": 2e-5, "head_learning_rate": 1e-4},
+    ),
 }
+DISTILLED = "lp_ft_distilled"  # trained only with --distill-layers, from the fold's own `lp_ft` model
 WISE_ALPHA = 0.5
 IN_TOLERANCE = 0.01  # the chosen recipe's in-distribution macro-F1 may be this far below the best
 METRICS = ("macro_f1", "roc_auc", "verdict_macro_f1")
@@ -191,6 +196,37 @@ def run_recipe(name: str, fold: Fold, base: dict[str, Any], steps: int) -> dict[
     return out
 
 
+def run_distilled(fold: Fold, base: dict[str, Any], steps: int, layers: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """Train the fold's LP-FT model (the teacher, as `run_recipe("lp_ft")` does), then a student keeping
+    `layers` of it with `notecheck distill`'s recipe and the same step budget; both evaluated alike."""
+    from notecheck.model.classifier import model_input
+    from notecheck.model.metadata import ModelMetadata
+    from notecheck.training.distill import train_student
+    from notecheck.training.pipeline import build_and_fit
+
+    config = fold_config(base, RECIPES["lp_ft"][1], steps)
+    student_config = fold_config({**base, "teacher": "the fold's lp_ft"}, RECIPES[DISTILLED][1], steps)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="notecheck-gen-") as work:
+        root = Path(work)
+        teacher, facts = build_and_fit(config, Split(fold.train, fold.validation, []), root)
+        teacher_seconds = time.perf_counter() - started
+        logits = teacher.scorer.score([model_input(n.note) for n in fold.train]).logits
+        teacher.save_pretrained(root / "teacher")
+        scorer, student_facts = train_student(
+            root / "teacher", layers, fold.train, fold.validation, student_config, root / "student", logits
+        )
+    student = Classifier(scorer, ModelMetadata(backend="transformer", max_length=student_config.max_length))
+    return {
+        "lp_ft": {**evaluate_run(teacher, fold, config), "train_seconds": round(teacher_seconds, 1), "facts": facts},
+        DISTILLED: {
+            **evaluate_run(student, fold, student_config),
+            "train_seconds": round(time.perf_counter() - started - teacher_seconds, 1),
+            "facts": student_facts,
+        },
+    }
+
+
 def pooled(results: dict[str, Any], recipe: str, key: str) -> dict[str, Any] | None:
     """Overall metrics of a recipe over all folds' notes pooled together."""
     runs = [r[recipe][key]["rows"] for r in results["folds"].values() if recipe in r and key in r[recipe]]
@@ -221,10 +257,12 @@ def render(results: dict[str, Any]) -> str:
                 ]
             )
     settings = results["settings"]
-    layers = settings.get("keep_layers")
+    layers, distill = settings.get("keep_layers"), settings.get("distill_layers")
+    title = f" of a {len(layers)}-layer encoder (base layers {layers})" if layers else ""
+    if distill:
+        title = f": LP-FT teachers and their {len(distill)}-layer distilled students (teacher layers {distill})"
     lines = [
-        "### Cross-writer generalisation"
-        + (f" of a {len(layers)}-layer encoder (base layers {layers})" if layers else ""),
+        "### Cross-writer generalisation" + title,
         "",
         f"{settings['folds']} folds of whole writers; per fold {settings['train_notes']} training notes, "
         f"{settings['steps']} steps of {settings['batch_size']}, max {settings['max_length']} tokens. "
@@ -234,7 +272,7 @@ def render(results: dict[str, Any]) -> str:
         markdown_table(header, rows),
     ]
     summary = transformer_summary(results)
-    if summary and not layers:  # the default is chosen among full-depth runs only
+    if summary and not layers and not distill:  # the default is chosen among full-depth runs only
         chosen = choose_recipe(summary)
         lines += [
             "",
@@ -262,7 +300,7 @@ def transformer_summary(results: dict[str, Any]) -> dict[str, tuple[float, float
     summary = {}
     for recipe in RECIPES:
         out, inn = pooled(results, recipe, "combined|out"), pooled(results, recipe, "combined|in")
-        if recipe != "tfidf" and out and inn:
+        if recipe not in ("tfidf", DISTILLED) and out and inn:
             summary[recipe] = (out["macro_f1"], inn["macro_f1"])
     return summary
 
@@ -292,44 +330,21 @@ def shallow_base(base_model: str, layers: Sequence[int]) -> str:
     """A copy of the base encoder keeping only `layers` (in that order, renumbered from 0), made once in the
     cache folder beside the converted base; its directory."""
     import hashlib
-    import json
-    import os
-    import re
-    import shutil
 
-    from safetensors.numpy import load_file, save_file
-
+    from notecheck.model.errors import ConfigError
     from notecheck.training.encoder.build import cache_dir, ensure_base_model
+    from notecheck.training.encoder.layers import check_layers, keep_layers
 
     source = Path(ensure_base_model(base_model))
-    if not (source / "config.json").is_file() or not (source / "model.safetensors").is_file():
-        raise SystemExit(f"--keep-layers: needs a local base with one model.safetensors, not '{base_model}'")
-    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
-    count = config["num_hidden_layers"]
-    if not layers or len(set(layers)) != len(layers) or any(not 0 <= i < count for i in layers):
-        raise SystemExit(f"--keep-layers: distinct layers of 0..{count - 1}, got {list(layers)}")
+    try:
+        check_layers(source, layers)
+    except ConfigError as exc:
+        raise SystemExit(f"--keep-layers: {exc}") from None
     where = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:8]  # two bases of one folder name differ
     target = cache_dir() / "shallow_bases" / f"{source.name}-{where}-layers-{'-'.join(map(str, layers))}"
-    if (target / "model.safetensors").is_file():
-        return str(target)
-    renumber = {old: new for new, old in enumerate(layers)}
-    weights = {}
-    for key, value in load_file(str(source / "model.safetensors")).items():
-        found = re.search(r"(^|\.)encoder\.layer\.(\d+)\.", key)  # an encoder's, or a classifier's `bert.encoder`
-        if found:
-            if int(found.group(2)) not in renumber:
-                continue
-            key = f"{key[: found.start(2)]}{renumber[int(found.group(2))]}{key[found.end(2) :]}"
-        weights[key] = value
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    for name in os.listdir(source):
-        if name not in ("model.safetensors", "config.json") and (source / name).is_file():
-            shutil.copyfile(source / name, staging / name)
-    (staging / "config.json").write_text(json.dumps({**config, "num_hidden_layers": len(layers)}, indent=2))
-    save_file(weights, str(staging / "model.safetensors"), metadata={"format": "pt"})
-    staging.rename(target)
-    log.info("a %d-layer copy of %s in %s", len(layers), source, target)
+    if not (target / "model.safetensors").is_file():
+        keep_layers(source, layers, target)
+        log.info("a %d-layer copy of %s in %s", len(layers), source, target)
     return str(target)
 
 
@@ -345,7 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--base-model", default="multilingual-e5-small")
-    parser.add_argument("--recipes", nargs="+", default=[r for r in RECIPES if r != "wise_ft"], choices=list(RECIPES))
+    recipes = [r for r in RECIPES if r not in ("wise_ft", DISTILLED)]
+    parser.add_argument("--recipes", nargs="+", default=recipes, choices=list(RECIPES))
     parser.add_argument(
         "--out", help=".json, or .json.gz (default: generalization.json.gz, or generalization_N_layers.json.gz)"
     )
@@ -353,13 +369,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--keep-layers", default="", help="comma-separated layers of the base to keep (a shallower encoder)"
     )
+    parser.add_argument(
+        "--distill-layers",
+        default="",
+        help=f"comma-separated layers of each fold's lp_ft model that a distilled student keeps ({DISTILLED})",
+    )
     args = parser.parse_args(argv)
     setup_logging()
     from notecheck.training.pipeline import data_files, load_training_notes
 
     layers = [int(i) for i in args.keep_layers.split(",") if i.strip()]
+    distill = [int(i) for i in args.distill_layers.split(",") if i.strip()]
+    if layers and distill:
+        raise SystemExit("--keep-layers and --distill-layers: one at a time")
     base_model = shallow_base(args.base_model, layers) if layers else args.base_model
     name = f"generalization_{len(layers)}_layers" if layers else "generalization"  # never the full-depth results
+    if DISTILLED in args.recipes and not distill:
+        raise SystemExit(f"{DISTILLED}: needs --distill-layers (the student keeps those layers of each fold's lp_ft)")
+    if distill:
+        name = f"generalization_distilled_{len(distill)}_layers"
+        args.recipes = ["tfidf", DISTILLED]
     args.out = args.out or str(RESULTS_DIR / f"{name}.json.gz")
     base = {
         "data": [str(p) for p in data_files(args.data)],
@@ -386,6 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings: dict[str, Any] = {k: getattr(args, k) for k in keys}
     if layers:
         settings["keep_layers"] = layers
+    if distill:
+        settings["distill_layers"] = distill
     # results are reused only for the same notes, the same held-out writers and the same rules
     settings["data_hash"] = content_hash(notes)[:16]
     settings["excluded"] = sorted(exclude)
@@ -403,7 +434,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name in done or name == "wise_ft":
                 continue
             log.info("fold %d: %s", fold.index, name)
-            done.update(run_recipe(name, fold, base, args.steps))
+            if name == DISTILLED:
+                done.update(run_distilled(fold, base, args.steps, distill))
+            else:
+                done.update(run_recipe(name, fold, base, args.steps))
             results["machine"] = machine_info(0)
             out.parent.mkdir(parents=True, exist_ok=True)
             write_results(results, out)

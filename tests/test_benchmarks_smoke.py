@@ -77,11 +77,9 @@ def test_offline_benchmark_runs_a_quantized_copy_as_its_own_contender(tiny_model
     assert json.loads(json.dumps(result))["config"]["quantized"] == "int8"  # writable, and names no machine path
 
 
-@pytest.mark.filterwarnings("ignore")
-def test_generalization_benchmark_runs_every_recipe_on_writer_folds(tiny_model_dir: Path, tmp_path: Path) -> None:
+def writer_notes(tmp_path: Path) -> Path:
+    """10 writers (5 per language) of 12 notes each, for the cross-writer benchmark's folds."""
     import json
-
-    from benchmarks.generalization import main
 
     genuine = [
         "周末和{w}去公园散步，{i}点才回家",
@@ -107,6 +105,16 @@ def test_generalization_benchmark_runs_every_recipe_on_writer_folds(tiny_model_d
                 )
     data = tmp_path / "notes.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return data
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_generalization_benchmark_runs_every_recipe_on_writer_folds(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from benchmarks.generalization import main
+
+    data = writer_notes(tmp_path)
     out = tmp_path / "gen.json"
     args = ["--data", str(data), "--split-file", "", "--base-model", str(tiny_model_dir), "--steps", "2"]
     args += ["--max-length", "32", "--train-notes", "30", "--recipes", "tfidf", "lp", "lp_ft", "--out", str(out)]
@@ -123,6 +131,29 @@ def test_generalization_benchmark_runs_every_recipe_on_writer_folds(tiny_model_d
     assert "| wise_ft | combined |" in table and "out macro-F1" in table
     assert main(args) == 0  # resumes: nothing left to run, same results
     assert json.loads(out.read_text(encoding="utf-8"))["folds"] == result["folds"]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_generalization_benchmark_distils_each_folds_teacher(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from benchmarks.generalization import DISTILLED, main
+
+    out = tmp_path / "gen.json"
+    args = ["--data", str(writer_notes(tmp_path)), "--split-file", "", "--base-model", str(tiny_model_dir)]
+    args += ["--steps", "2", "--max-length", "32", "--train-notes", "30", "--out", str(out), "--distill-layers", "1"]
+    assert main(args) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["settings"]["distill_layers"] == [1]
+    for fold in result["folds"].values():
+        assert set(fold) == {"tfidf", "lp_ft", DISTILLED}
+        assert fold[DISTILLED]["facts"]["layers"] == [1] and fold[DISTILLED]["facts"]["steps"] == 2
+        assert fold[DISTILLED]["combined|out"]["metrics"]["n"] == fold["lp_ft"]["combined|out"]["metrics"]["n"]
+    table = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "1-layer distilled students" in table and f"| {DISTILLED} | combined |" in table
+    assert "Chosen default" not in table  # a student is never the recipe chosen for training
+    with pytest.raises(SystemExit, match="needs --distill-layers"):
+        main(["--recipes", DISTILLED, "--out", str(tmp_path / "other.json")])
 
 
 def test_the_default_recipe_is_the_best_cross_writer_one_close_to_the_best_in_distribution() -> None:
