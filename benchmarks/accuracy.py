@@ -52,10 +52,12 @@ def runtime_accuracy(
     runtimes: Sequence[str] = RUNTIMES,
     threads: int = 2,
     limit: int | None = None,
-    quantized: Path | None = None,
+    copies: dict[str, Path | None] | None = None,
 ) -> dict[str, Any]:
     """Macro-F1 (and agreement with fp32) of each runtime on the test split; `limit` keeps the first notes.
-    The runtime `openvino-int8` is the `quantized` copy of `model` (`notecheck quantize`) under openvino."""
+    `copies`: runtime name -> another model directory made from `model` (`openvino-int8`: a `notecheck
+    quantize` copy; `openvino-distilled`: a `notecheck distill` student), run under openvino; a runtime whose
+    copy is None is skipped."""
     from notecheck.model.classifier import Classifier
     from notecheck.training.evaluate import evaluate
 
@@ -63,13 +65,15 @@ def runtime_accuracy(
     split, split_file = frozen_split(model)
     notes = split.test
     notes = notes[:limit] if limit else notes
+    held_out = split.validation[:limit] if limit else split.validation  # the other writers no model trained on
     results: dict[str, dict[str, Any]] = {}
     reference: np.ndarray | None = None
     for runtime in runtimes:
-        if runtime == "openvino-int8":
-            if quantized is None:
+        if copies and runtime in copies:
+            copy = copies[runtime]
+            if copy is None:
                 continue
-            classifier = Classifier.from_pretrained(quantized, runtime="openvino")
+            classifier = Classifier.from_pretrained(copy, runtime="openvino")
         else:
             classifier = Classifier.from_pretrained(model, runtime=runtime)
         report = evaluate(classifier, notes)
@@ -79,31 +83,53 @@ def runtime_accuracy(
             reference, ref_verdicts = probs, verdicts
         results[runtime] = {
             "macro_f1": report["summary"]["macro_f1"],
+            "validation_macro_f1": evaluate(classifier, held_out)["summary"]["macro_f1"] if held_out else None,
             "max_abs_dp_vs_first": float(np.max(np.abs(probs - reference))),
             "verdict_agreement_vs_first": float(np.mean([a == b for a, b in zip(verdicts, ref_verdicts, strict=True)])),
         }
         log.info("%s: test macro-F1 %.4f", runtime, results[runtime]["macro_f1"])
         del classifier
-    base = results[runtimes[0]]["macro_f1"]
+    first = results[runtimes[0]]
     for item in results.values():
-        item["delta_f1"] = item["macro_f1"] - base
-        item["within_tolerance"] = abs(item["delta_f1"]) <= TOLERANCE
-    return {"split_file": split_file, "n_test": len(notes), "reference": runtimes[0], "runtimes": results}
+        item["delta_f1"] = item["macro_f1"] - first["macro_f1"]
+        within = abs(item["delta_f1"]) <= TOLERANCE
+        if item["validation_macro_f1"] is not None and first["validation_macro_f1"] is not None:
+            item["validation_delta_f1"] = item["validation_macro_f1"] - first["validation_macro_f1"]
+            within = within and abs(item["validation_delta_f1"]) <= TOLERANCE
+        item["within_tolerance"] = within  # on both groups of held-out writers
+    return {
+        "split_file": split_file,
+        "n_test": len(notes),
+        "n_validation": len(held_out),
+        "reference": runtimes[0],
+        "runtimes": results,
+    }
 
 
 def render_accuracy(accuracy: dict[str, Any]) -> str:
     ref = accuracy["reference"]
+
+    def validation(r: dict[str, Any]) -> list[Any]:
+        if r.get("validation_macro_f1") is None:  # a result from before validation was measured
+            return ["-", "-"]
+        return [r["validation_macro_f1"], f"{r['validation_delta_f1']:+.4f}"]
+
     rows = [
         [
             name,
             r["macro_f1"],
             f"{r['delta_f1']:+.4f}",
+            *validation(r),
             "yes" if r["within_tolerance"] else "NO",
             r["max_abs_dp_vs_first"],
             r["verdict_agreement_vs_first"],
         ]
         for name, r in accuracy["runtimes"].items()
     ]
-    head = ["runtime", "test macro-F1", f"Δ vs {ref}", f"within {TOLERANCE}", "max abs Δp", "verdicts agree"]
-    title = f"Test-split accuracy by runtime ({accuracy['n_test']} notes, split {accuracy['split_file']})"
+    head = ["runtime", "test macro-F1", f"Δ vs {ref}", "validation macro-F1", f"Δ vs {ref}", f"within {TOLERANCE}"]
+    head += ["max abs Δp (test)", "verdicts agree (test)"]
+    title = (
+        f"Accuracy by runtime on the writers no model trained on: test split ({accuracy['n_test']} notes) and "
+        f"validation split ({accuracy.get('n_validation', '-')} notes), split {accuracy['split_file']}"
+    )
     return f"#### {title}\n\n" + markdown_table(head, rows)

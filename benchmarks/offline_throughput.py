@@ -54,6 +54,8 @@ from notecheck.model.schema import Note  # noqa: E402
 log = logging.getLogger("benchmarks.offline")
 WARM_UP_NOTES = 16
 INT8 = "openvino-int8"  # a `notecheck quantize` copy of the model, run by the openvino runtime
+DISTILLED = "openvino-distilled"  # a `notecheck distill` student of the model, run by the openvino runtime
+COPIES = {INT8: ("quantized", "notecheck quantize"), DISTILLED: ("distilled", "notecheck distill")}
 RECOMMENDED_RUNTIME = "openvino"  # chosen from the measurements: see benchmarks/results/README_table.md
 PIPELINE_BATCH_SIZES = (1, 32)  # the pipeline's default and a batched setting
 
@@ -73,13 +75,16 @@ class OfflineConfig:
     isolate: bool = True
     timeout_s: float = 3600.0  # per measurement
     quantized: Path | None = None  # a `notecheck quantize` copy of `model`: the runtime `openvino-int8` runs it
+    distilled: Path | None = None  # a `notecheck distill` student of `model`: the runtime `openvino-distilled`
 
     def model_for(self, setting: str) -> Path:
         """The model directory a notecheck contender loads."""
-        if setting == INT8:
-            if self.quantized is None:
-                raise BenchmarkError(f"runtime {INT8} needs --quantized DIR (a `notecheck quantize` copy)")
-            return self.quantized
+        if setting in COPIES:
+            field_name, command = COPIES[setting]
+            copy: Path | None = getattr(self, field_name)
+            if copy is None:
+                raise BenchmarkError(f"runtime {setting} needs --{field_name} DIR (a `{command}` copy)")
+            return copy
         return self.model
 
 
@@ -93,7 +98,7 @@ def time_notecheck(
     from notecheck.model.classifier import Classifier
 
     started = time.perf_counter()
-    classifier = Classifier.from_pretrained(model, runtime="openvino" if runtime == INT8 else runtime)
+    classifier = Classifier.from_pretrained(model, runtime="openvino" if runtime in COPIES else runtime)
     loaded = time.perf_counter()
     classifier.predict(notes[:WARM_UP_NOTES])
     t0, c0 = time.perf_counter(), cpu_seconds()
@@ -243,6 +248,7 @@ def compare(config: OfflineConfig) -> dict[str, Any]:
             **asdict(config),
             "model": display_path(config.model),
             "quantized": config.quantized and display_path(config.quantized),
+            "distilled": config.distilled and display_path(config.distilled),
         },
         "notes": {"count": len(note_set.notes), "distinct": note_set.distinct, "source": note_set.source},
         "order": [runs[i]["contender"] for i in range(config.rounds) for runs in rounds.values()],
@@ -324,11 +330,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--runtimes",
         nargs="+",
         default=[RECOMMENDED_RUNTIME],
-        choices=[*RUNTIMES, INT8],
-        help=f"notecheck's; first compared ({INT8}: the --quantized copy under openvino)",
+        choices=[*RUNTIMES, *COPIES],
+        help=f"notecheck's; first compared ({INT8} / {DISTILLED}: the --quantized / --distilled copy under openvino)",
     )
     parser.add_argument("--quantized", type=Path, help="a `notecheck quantize` copy of --model, for the runtime "
                         f"{INT8}")  # fmt: skip
+    parser.add_argument("--distilled", type=Path, help="a `notecheck distill` student of --model, for the runtime "
+                        f"{DISTILLED}")  # fmt: skip
     parser.add_argument(
         "--batch-sizes", nargs="+", type=int, default=list(PIPELINE_BATCH_SIZES), help="the pipeline's batch_size"
     )
@@ -363,9 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         tuple(args.batch_sizes),
         args.via,
         quantized=args.quantized,
+        distilled=args.distilled,
     )
-    if INT8 in config.runtimes:
-        config.model_for(INT8)  # fails before any measurement without --quantized
+    for copy in set(COPIES) & set(config.runtimes):
+        config.model_for(copy)  # fails before any measurement without the copy it runs
     result = compare(config)
     accuracy = None
     if not args.no_accuracy:
@@ -373,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
 
         runtimes = list(dict.fromkeys([*RUNTIMES, *args.runtimes]))
         limit = 60 if args.quick else None
-        accuracy = runtime_accuracy(model, runtimes, threads=args.threads, limit=limit, quantized=args.quantized)
+        copies = {INT8: args.quantized, DISTILLED: args.distilled}
+        accuracy = runtime_accuracy(model, runtimes, threads=args.threads, limit=limit, copies=copies)
         result["accuracy"] = accuracy
     path = save_result("offline_throughput" + ("_quick" if args.quick else ""), result)
     print(render(result, accuracy))

@@ -77,6 +77,35 @@ def test_offline_benchmark_runs_a_quantized_copy_as_its_own_contender(tiny_model
     assert json.loads(json.dumps(result))["config"]["quantized"] == "int8"  # writable, and names no machine path
 
 
+def test_a_distilled_copy_is_measured_and_checked_on_both_held_out_splits(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The student contender runs its own directory; accuracy compares it with fp32 of the teacher on the test
+    and the validation writers (a copy of the same model here: identical verdicts, within tolerance)."""
+    import shutil
+
+    from benchmarks.accuracy import render_accuracy, runtime_accuracy
+    from benchmarks.common import BenchmarkError
+    from benchmarks.offline_throughput import DISTILLED, OfflineConfig, compare
+
+    with pytest.raises(BenchmarkError, match="--distilled DIR"):
+        compare(OfflineConfig(tiny_model_dir, notes=20, rounds=1, threads=1, runtimes=(DISTILLED,), isolate=False))
+    student = Path(shutil.copytree(tiny_model_dir, tmp_path / "student"))
+    config = OfflineConfig(
+        tiny_model_dir, notes=20, rounds=1, threads=1, runtimes=(DISTILLED,), pipeline_batch_sizes=(1,),
+        isolate=False, distilled=student,
+    )  # fmt: skip
+    result = compare(config)
+    assert result["ours"] == f"notecheck-{DISTILLED}" and result["rounds"][result["ours"]][0]["notes"] == 20
+    assert json.loads(json.dumps(result))["config"]["distilled"] == "student"
+    accuracy = runtime_accuracy(tiny_model_dir, ["fp32", DISTILLED], threads=1, limit=30, copies={DISTILLED: student})
+    assert accuracy["n_test"] == 30 and accuracy["n_validation"] == 30
+    mine = accuracy["runtimes"][DISTILLED]
+    assert mine["validation_macro_f1"] is not None and mine["validation_delta_f1"] == pytest.approx(0, abs=1e-3)
+    assert mine["delta_f1"] == pytest.approx(0, abs=1e-3) and mine["within_tolerance"]
+    assert "validation macro-F1" in render_accuracy(accuracy)
+    skipped = runtime_accuracy(tiny_model_dir, ["fp32", DISTILLED], threads=1, limit=5, copies={DISTILLED: None})
+    assert list(skipped["runtimes"]) == ["fp32"]
+
+
 def writer_notes(tmp_path: Path) -> Path:
     """10 writers (5 per language) of 12 notes each, for the cross-writer benchmark's folds."""
     import json
