@@ -176,7 +176,7 @@ def test_generalization_benchmark_distils_each_folds_teacher(tiny_model_dir: Pat
     assert result["settings"]["distill_layers"] == [1]
     for fold in result["folds"].values():
         assert set(fold) == {"tfidf", "lp_ft", DISTILLED}
-        assert fold[DISTILLED]["facts"]["layers"] == [1] and fold[DISTILLED]["facts"]["steps"] == 2
+        assert fold[DISTILLED]["facts"]["layers"] == [1] and fold[DISTILLED]["facts"]["steps"] == 3  # 1.5x the steps
         assert fold[DISTILLED]["combined|out"]["metrics"]["n"] == fold["lp_ft"]["combined|out"]["metrics"]["n"]
     table = out.with_suffix(".md").read_text(encoding="utf-8")
     assert "1-layer distilled students" in table and f"| {DISTILLED} | combined |" in table
