@@ -33,8 +33,9 @@ def distill(
             min=0.0, max=1.0, help="largest validation macro-F1 loss against the teacher before nothing is written"
         ),
     ] = 0.005,
-    epochs: Annotated[int | None, typer.Option(min=1, help="training epochs (default: the teacher's)")] = None,
-    learning_rate: Annotated[float, typer.Option(min=0.0, help="the student's encoder learning rate")] = 2e-5,
+    epochs: Annotated[int, typer.Option(min=1, help="training epochs (the best one on validation is kept)")] = 6,
+    learning_rate: Annotated[float, typer.Option(min=0.0, help="the student's encoder learning rate")] = 6e-5,
+    # the defaults are training.distill.STUDENT's (the command module must not import the training stack)
     alpha: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="weight of the labels; the rest goes to the teacher's logits")
     ] = 0.5,
@@ -52,7 +53,7 @@ def distill(
     teacher's training notes to match both the labels and the teacher's softened scores, and gets its own
     calibration, signal combiner and thresholds on the validation writers. Nothing is written when its
     validation macro-F1 falls more than --max-drop below the teacher's. Resumable: run it again after an
-    interruption. On a 2-core CPU, about 25 minutes for the bundled notes.
+    interruption. On a 2-core CPU, about 35 minutes for the bundled notes.
     """
     from notecheck.training.distill import distill_model_dir
     from notecheck.training.encoder.layers import parse_layers
@@ -61,9 +62,8 @@ def distill(
         "distill_alpha": alpha,
         "distill_temperature": temperature,
         "learning_rate": learning_rate,
+        "epochs": epochs,
     }
-    if epochs is not None:
-        settings["epochs"] = epochs
     report = distill_model_dir(model, out, parse_layers(layers), max_drop=max_drop, split_file=split, **settings)
     kept = ",".join(map(str, report.layers))
     print(f"out: {report.out}")

@@ -126,3 +126,17 @@ def test_the_teachers_logits_drive_the_loss(teacher: Path, tmp_path: Path, monke
     assert seen and all(s[:3] == ("DistillationLoss", 0.3, 3.0) and s[3][1] == 2 for s in seen)
     saved = json.loads((tmp_path / "s" / "notecheck.json").read_text(encoding="utf-8"))
     assert saved["distilled"]["distill_alpha"] == 0.3 and saved["config"]["distill_temperature"] == 3.0
+
+
+def test_the_students_defaults_are_one_set(teacher: Path, tmp_path: Path) -> None:
+    """The command's defaults are the library's (`STUDENT`), and the teacher's own rate never leaks in."""
+    import inspect
+
+    from notecheck.commands.distill import distill
+    from notecheck.training.distill import STUDENT
+
+    defaults = {name: p.default for name, p in inspect.signature(distill).parameters.items()}
+    assert {"learning_rate": defaults["learning_rate"], "epochs": defaults["epochs"]} == STUDENT
+    config = student_config(ModelMetadata.load(teacher), teacher, tmp_path / "s")
+    assert (config.learning_rate, config.epochs) == (STUDENT["learning_rate"], STUDENT["epochs"])
+    assert student_config(ModelMetadata.load(teacher), teacher, tmp_path / "s", epochs=1).epochs == 1
