@@ -95,7 +95,19 @@ def render_card(metadata: ModelMetadata, test: dict[str, Any]) -> str:
         ["created", f"{metadata.created_at or '-'} (git `{metadata.git_revision or '-'}`)"],
     ]
     if training:
-        facts.append(["training", ", ".join(f"{k} {fmt(v, 4)}" for k, v in training.items())])
+        facts.append(["training", ", ".join(f"{k} {fmt(v, 4)}" for k, v in training.items() if k != "layers")])
+    distilled = metadata.distilled
+    if distilled:
+        layers = ", ".join(map(str, distilled.get("layers", [])))
+        facts.append(
+            [
+                "distilled from",
+                f"`{distilled.get('teacher_version', '-')}`, keeping its layers {layers} of "
+                f"{distilled.get('teacher_layers', '-')}; validation macro-F1 "
+                f"{fmt(distilled.get('validation_f1_student'), 4)} vs the teacher's "
+                f"{fmt(distilled.get('validation_f1_teacher'), 4)}",
+            ]
+        )
     parts = [
         f"# notecheck model `{metadata.version}`",
         f"Tells genuine lifestyle notes (Chinese and English, Xiaohongshu/RED style) from advertisements. "

@@ -71,7 +71,9 @@ def test_the_student_keeps_the_named_layers_and_records_its_teacher(
     assert meta.metrics["test"]["n"] == source.metrics["test"]["n"]  # the teacher's frozen test split
     assert meta.training_data_hash == source.training_data_hash
     assert meta.config["teacher"] == str(teacher) and meta.config["title_dropout"] == 0.0
-    assert (out / "README.md").is_file() and not out.with_name("student.partial").exists()
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"| distilled from | `{source.version}`, keeping its layers 1 of 2" in card
+    assert not out.with_name("student.partial").exists()
     assert len(student.predict(["Use my code A12 for 20% off", "周末和妈妈去公园，天气很好"])) == 2
 
 
