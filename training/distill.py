@@ -158,6 +158,10 @@ def distill_model_dir(
     if teacher.quantized or teacher.distilled:
         kind = "quantized" if teacher.quantized else "already distilled"
         raise ConfigError(f"{teacher_dir} is {kind}: distil the model it was made from")
+    if teacher.vocab.get("file"):  # its ids reach the embedding rows through a remap training does not read
+        raise ConfigError(
+            f"{teacher_dir} was trimmed with --keep-tokenizer: distil the untrimmed model, then trim the student"
+        )
     check_layers(teacher_dir, layers)
     split = model_split(teacher_dir, split_file)
     config = student_config(teacher, teacher_dir, out, **settings)

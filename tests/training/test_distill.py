@@ -107,6 +107,10 @@ def test_what_cannot_be_distilled_is_refused_in_one_line(
     meta.save(marked)
     with pytest.raises(ConfigError, match="already distilled"):
         distill_model_dir(marked, tmp_path / "s2")
+    meta.distilled, meta.vocab = {}, {"file": "vocab_remap.json"}
+    meta.save(marked)
+    with pytest.raises(ConfigError, match="--keep-tokenizer: distil the untrimmed model"):
+        distill_model_dir(marked, tmp_path / "s2")
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "x").write_text("", encoding="utf-8")
     with pytest.raises(ConfigError, match="not an empty directory"):
