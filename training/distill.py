@@ -97,8 +97,15 @@ def teacher_logits(teacher_dir: Path, train: Sequence[LabelledNote], work_dir: P
     if cache.is_file():
         return np.load(cache)
     log.info("teacher %s: scoring %d training notes", meta.version, len(train))
+    from tqdm.auto import tqdm
+
     teacher = Classifier.from_pretrained(teacher_dir, runtime="auto")
-    logits = np.asarray(teacher.scores([n.note for n in train]).logits, dtype=np.float32)
+    notes, chunk = [n.note for n in train], 256
+    parts = [
+        np.asarray(teacher.scores(notes[i : i + chunk]).logits, dtype=np.float32)
+        for i in tqdm(range(0, len(notes), chunk), desc="teacher", unit="chunk", dynamic_ncols=True)
+    ]
+    logits = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.float32)
     work_dir.mkdir(parents=True, exist_ok=True)
     partial = cache.with_suffix(".tmp.npy")
     np.save(partial, logits)
