@@ -85,10 +85,11 @@ def render_card(metadata: ModelMetadata, test: dict[str, Any]) -> str:
     sizes = ", ".join(f"{name} {count}" for name, count in split.items()) or "not recorded"
     data = ", ".join(str(d) for d in metadata.config.get("data", [])) or "not recorded"
     backend = "a fine-tuned transformer encoder" if metadata.backend == "transformer" else "a TF-IDF baseline"
+    base = f"`{metadata.base_model or '-'}`" + (" (through the teacher below)" if metadata.distilled else "")
     facts = [
         ["version", f"`{metadata.version}`"],
         ["backend", metadata.backend],
-        ["base model", f"`{metadata.base_model or '-'}`"],
+        ["base model", base],
         ["max length", f"{metadata.max_length} tokens"],
         ["training data", f"{data} (sha256 of the training notes `{metadata.training_data_hash[:16]}`)"],
         ["split sizes", sizes],

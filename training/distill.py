@@ -30,12 +30,11 @@ from notecheck.model.loader import LabelledNote
 from notecheck.model.metadata import ModelMetadata
 from notecheck.model.scorer import TransformerScorer
 from notecheck.training.config import TrainConfig
-from notecheck.training.encoder.layers import check_layers, keep_layers, layer_count
+from notecheck.training.encoder.layers import check_layers, every_other_layer, keep_layers, layer_count
 from notecheck.training.vocab_trim import model_split
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LAYERS = (0, 2, 4, 6, 8, 10)  # every other layer of a 12-layer teacher, as DistilBERT was built
 MAX_DROP = 0.005  # validation macro-F1 below the teacher's by more than this: nothing is written
 #: run settings a distillation may change; the rest comes from the teacher's own run config
 SETTINGS = ("epochs", "learning_rate", "head_learning_rate", "distill_alpha", "distill_temperature", "seed")
@@ -69,8 +68,11 @@ class DistillReport:
         return {k: v for k, v in asdict(self).items() if k not in ("out", "version", "test_f1_student")}
 
 
-def student_config(teacher: ModelMetadata, teacher_dir: Path, out: Path, **settings: Any) -> TrainConfig:
-    """The teacher's run config with the student's output, the teacher named, and `settings` applied."""
+def student_config(
+    teacher: ModelMetadata, teacher_dir: Path, out: Path, split_file: Path | None = None, **settings: Any
+) -> TrainConfig:
+    """The teacher's run config with the student's output, the teacher named, the split it is trained and
+    checked on (`split_file`, else the teacher's), and `settings` applied."""
     unknown = set(settings) - set(SETTINGS)
     if unknown:
         raise ConfigError(f"distillation settings: unknown {sorted(unknown)}; known: {', '.join(SETTINGS)}")
@@ -82,21 +84,28 @@ def student_config(teacher: ModelMetadata, teacher_dir: Path, out: Path, **setti
     # untitled note the titled note's score
     config.title_dropout = 0.0
     config.wise_alpha = 1.0
+    if split_file is not None:  # what later commands on the student (quantize, trim-vocab) read as its split
+        config.split_file = str(split_file)
     return config
 
 
-def teacher_logits(teacher_dir: Path, train: Sequence[LabelledNote], work_dir: Path) -> np.ndarray:
-    """The teacher's logits for the training notes, in order, as it serves them (runtime `auto`: about 4x
-    fp32's speed, a largest change of one note's P near 0.01); cached in `work_dir` for a resumed run (keyed
-    by the teacher's version and the notes)."""
-    from notecheck.training.splits import content_hash
+def run_key(teacher: ModelMetadata, layers: Sequence[int], train: Sequence[LabelledNote]) -> str:
+    """What a resumed distillation must share with the interrupted one: the teacher (by version), the layers
+    kept and the training notes in their order (the logits are read by position)."""
+    h = hashlib.sha256(f"{teacher.version}|{list(layers)}".encode())
+    for n in train:
+        h.update(f"\n{n.note.id}|{n.label}|{n.note.title}|{n.note.text}".encode())
+    return h.hexdigest()[:16]
 
-    meta = ModelMetadata.load(teacher_dir)
-    key = hashlib.sha256(f"{meta.version}|{content_hash(list(train))}".encode()).hexdigest()[:16]
-    cache = work_dir / f"teacher_logits-{key}.npy"
+
+def teacher_logits(teacher_dir: Path, train: Sequence[LabelledNote], run_dir: Path) -> np.ndarray:
+    """The teacher's logits for the training notes, in order, as it serves them (runtime `auto`: about 4x
+    fp32's speed, a largest change of one note's P near 0.01); cached in `run_dir` (see `run_key`) for a
+    resumed run."""
+    cache = run_dir / "teacher_logits.npy"
     if cache.is_file():
         return np.load(cache)
-    log.info("teacher %s: scoring %d training notes", meta.version, len(train))
+    log.info("teacher %s: scoring %d training notes", teacher_dir, len(train))
     from tqdm.auto import tqdm
 
     teacher = Classifier.from_pretrained(teacher_dir, runtime="auto")
@@ -106,7 +115,7 @@ def teacher_logits(teacher_dir: Path, train: Sequence[LabelledNote], work_dir: P
         for i in tqdm(range(0, len(notes), chunk), desc="teacher", unit="chunk", dynamic_ncols=True)
     ]
     logits = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.float32)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     partial = cache.with_suffix(".tmp.npy")
     np.save(partial, logits)
     partial.rename(cache)
@@ -133,7 +142,8 @@ def train_student(
         keep_layers(teacher_dir, layers, start)
     scorer = build_scorer(str(start), config)
     facts: dict[str, Any] = {"recipe": config.recipe, "layers": list(layers)}
-    if config.recipe in ("lp", "lp_ft"):  # the teacher's head reads all its layers: probe the student's own
+    resuming = (work_dir / "checkpoint").is_dir()  # the probed head is in the checkpoint `fit` resumes from
+    if config.recipe in ("lp", "lp_ft") and not resuming:  # the teacher's head reads all its layers: probe its own
         bf16 = use_bf16(config.precision)
         labels, val_labels = labels_of(train), labels_of(validation)
         facts["probe_c"] = probe_into(scorer, train, validation, labels, val_labels, bf16, config.probe_c)
@@ -145,12 +155,13 @@ def train_student(
 def distill_model_dir(
     teacher_dir: Path,
     out: Path,
-    layers: Sequence[int] = DEFAULT_LAYERS,
+    layers: Sequence[int] | None = None,
     max_drop: float = MAX_DROP,
     split_file: Path | None = None,
     **settings: Any,
 ) -> DistillReport:
-    """Train a student of `teacher_dir` keeping `layers` and write it to `out` (new or empty) if its
+    """Train a student of `teacher_dir` keeping `layers` (default: every other one) and write it to `out`
+    (new or empty) if its
     validation macro-F1 is within `max_drop` of the teacher's; raises ConfigError otherwise, leaving the trained
     student's checkpoint in `<out>.partial/` so that a second call with a larger `max_drop` does not retrain.
     `settings`: see `SETTINGS`. Resumable like `notecheck train`."""
@@ -169,12 +180,14 @@ def distill_model_dir(
         raise ConfigError(
             f"{teacher_dir} was trimmed with --keep-tokenizer: distil the untrimmed model, then trim the student"
         )
-    check_layers(teacher_dir, layers)
+    layers = every_other_layer(teacher_dir) if layers is None else list(layers)
+    check_layers(teacher_dir, layers, "--layers")
     split = model_split(teacher_dir, split_file)
-    config = student_config(teacher, teacher_dir, out, **settings)
+    config = student_config(teacher, teacher_dir, out, split_file, **settings)
     work_dir = out.with_name(out.name + ".partial")
-    logits = teacher_logits(teacher_dir, split.train, work_dir)
-    scorer, facts = train_student(teacher_dir, layers, split.train, split.validation, config, work_dir, logits)
+    run_dir = work_dir / run_key(teacher, layers, split.train)  # another teacher or layers never resume this one
+    logits = teacher_logits(teacher_dir, split.train, run_dir)
+    scorer, facts = train_student(teacher_dir, layers, split.train, split.validation, config, run_dir, logits)
     facts["teacher"] = teacher.version
     meta = ModelMetadata(backend="transformer", base_model=teacher.base_model, max_length=config.max_length)
     meta.vocab = dict(teacher.vocab)  # the teacher's tokenizer and embedding rows, trimmed or not, carry over

@@ -141,7 +141,13 @@ def base_config(registry_root: str | Path, config_path: str | Path | None = None
     current = Registry(registry_root).current()
     if current is None:
         return TrainConfig.load(None, **overrides)
-    saved = ModelMetadata.load(current).config
+    metadata = ModelMetadata.load(current)
+    if metadata.distilled:  # its config trains a full-depth model with a student's settings, not a student
+        raise ConfigError(
+            f"the current model {metadata.version} is a distilled student: retrain its teacher "
+            f"({metadata.distilled.get('teacher_version', '?')}) with --config, then `notecheck distill` it"
+        )
+    saved = metadata.config
     known = {f.name for f in fields(TrainConfig)}
     dropped = sorted(set(saved) - known)
     if dropped:

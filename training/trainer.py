@@ -216,6 +216,8 @@ def fit(
         teacher = torch.as_tensor(np.asarray(teacher_logits, dtype=np.float32))
         if teacher.shape != (len(train), 2):
             raise ConfigError(f"teacher logits have shape {tuple(teacher.shape)}, need ({len(train)}, 2)")
+        if untitled is not None:  # the teacher scored whole notes: an untitled note would get its titled score
+            raise ConfigError("distillation needs title_dropout 0 (the teacher's logits are for whole notes)")
         loss_fn = DistillationLoss(loss_fn, config.distill_alpha, config.distill_temperature)
     optimizer = make_optimizer(model, config)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)

@@ -22,11 +22,14 @@ from notecheck.commands.params import DEFAULT_MODEL, ModelDir
 
 
 def distill(
-    out: Annotated[Path, typer.Option(metavar="DIR", help="new model directory to write (must not exist yet)")],
+    out: Annotated[Path, typer.Option(metavar="DIR", help="model directory to write (new, or an empty one)")],
     model: ModelDir = DEFAULT_MODEL,
     layers: Annotated[
-        str, typer.Option(metavar="LIST", help="the teacher's layers the student keeps, comma separated")
-    ] = "0,2,4,6,8,10",
+        str,
+        typer.Option(
+            metavar="LIST", help="the teacher's layers the student keeps, comma separated (default: every other one)"
+        ),
+    ] = "",
     max_drop: Annotated[
         float,
         typer.Option(
@@ -64,7 +67,8 @@ def distill(
         "learning_rate": learning_rate,
         "epochs": epochs,
     }
-    report = distill_model_dir(model, out, parse_layers(layers), max_drop=max_drop, split_file=split, **settings)
+    kept_layers = parse_layers(layers, "--layers") if layers.strip() else None
+    report = distill_model_dir(model, out, kept_layers, max_drop=max_drop, split_file=split, **settings)
     kept = ",".join(map(str, report.layers))
     print(f"out: {report.out}")
     print(f"version: {report.version}")

@@ -83,14 +83,25 @@ def test_a_refused_student_is_kept_and_written_later_without_retraining(
     out = tmp_path / "student"
     with pytest.raises(ConfigError, match="not written. The trained student stays in"):
         distill_model_dir(teacher, out, [0], max_drop=-1.0, **TINY_RUN)  # no student beats its teacher by 1
-    assert not out.exists() and (tmp_path / "student.partial" / "checkpoint").is_dir()
+    assert not out.exists() and len(list((tmp_path / "student.partial").glob("*/checkpoint"))) == 1
 
     def no_training(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("trained again")
 
+    real_step = trainer.train_step
     monkeypatch.setattr(trainer, "train_step", no_training)
     report = distill_model_dir(teacher, out, [0], max_drop=1.0, **TINY_RUN)
     assert report.layers == [0] and Classifier.from_pretrained(out).metadata.distilled["layers"] == [0]
+
+    # other layers after a refusal are another student: trained afresh, never the kept one relabelled
+    other = tmp_path / "other"
+    monkeypatch.setattr(trainer, "train_step", real_step)
+    with pytest.raises(ConfigError, match="not written"):
+        distill_model_dir(teacher, other, [0], max_drop=-1.0, **TINY_RUN)
+    steps = []
+    monkeypatch.setattr(trainer, "train_step", lambda *a, **k: steps.append(1) or real_step(*a, **k))
+    distill_model_dir(teacher, other, [1], max_drop=1.0, **TINY_RUN)
+    assert steps and Classifier.from_pretrained(other).metadata.distilled["layers"] == [1]
 
 
 def test_what_cannot_be_distilled_is_refused_in_one_line(
@@ -120,18 +131,54 @@ def test_what_cannot_be_distilled_is_refused_in_one_line(
 
 
 def test_the_teachers_logits_drive_the_loss(teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every step's loss reads the teacher's logits of exactly the notes in its batch."""
+    import numpy as np
+
+    import notecheck.training.distill as distill_module
+
     seen: list[Any] = []
-    real = trainer.train_step
+    batches: list[list[int]] = []
+    logits: list[np.ndarray] = []
+    real_step, real_pick, real_logits = trainer.train_step, trainer.pick_ids, distill_module.teacher_logits
 
-    def spy(scorer: Any, optimizer: Any, loss_fn: Any, *args: Any) -> Any:
-        seen.append((type(loss_fn).__name__, loss_fn.alpha, loss_fn.temperature, loss_fn.teacher.shape))
-        return real(scorer, optimizer, loss_fn, *args)
+    def spy_step(scorer: Any, optimizer: Any, loss_fn: Any, *args: Any) -> Any:
+        seen.append((type(loss_fn).__name__, loss_fn.alpha, loss_fn.temperature, loss_fn.teacher.numpy().copy()))
+        return real_step(scorer, optimizer, loss_fn, *args)
 
-    monkeypatch.setattr(trainer, "train_step", spy)
+    def spy_pick(ids: Any, untitled: Any, batch: Any, *args: Any) -> Any:
+        batches.append(list(batch))
+        return real_pick(ids, untitled, batch, *args)
+
+    def spy_logits(*args: Any) -> np.ndarray:
+        logits.append(real_logits(*args))
+        return logits[-1]
+
+    monkeypatch.setattr(trainer, "train_step", spy_step)
+    monkeypatch.setattr(trainer, "pick_ids", spy_pick)
+    monkeypatch.setattr(distill_module, "teacher_logits", spy_logits)
     distill_model_dir(teacher, tmp_path / "s", [1], max_drop=1.0, distill_alpha=0.3, distill_temperature=3.0, epochs=1)
-    assert seen and all(s[:3] == ("DistillationLoss", 0.3, 3.0) and s[3][1] == 2 for s in seen)
+    assert seen and len(seen) == len(batches) and len(logits) == 1
+    for (name, alpha, temperature, rows), batch in zip(seen, batches, strict=True):
+        assert (name, alpha, temperature) == ("DistillationLoss", 0.3, 3.0)
+        np.testing.assert_array_equal(rows, logits[0][batch])
     saved = json.loads((tmp_path / "s" / "notecheck.json").read_text(encoding="utf-8"))
     assert saved["distilled"]["distill_alpha"] == 0.3 and saved["config"]["distill_temperature"] == 3.0
+
+
+def test_a_distilled_current_model_is_not_retrained_from_its_own_config(teacher: Path, tmp_path: Path) -> None:
+    from notecheck.training.registry import Registry
+    from notecheck.training.retrain import base_config
+
+    student = Path(shutil.copytree(teacher, tmp_path / "student"))
+    meta = ModelMetadata.load(student)
+    meta.distilled = {"teacher_version": "t-1", "layers": [0]}
+    meta.save(student)
+    registry = Registry(tmp_path / "registry")
+    registry.add(student, "s-1")
+    registry.promote("s-1", "a distilled student in production")
+    with pytest.raises(ConfigError, match="distilled student: retrain its teacher \\(t-1\\) with --config"):
+        base_config(tmp_path / "registry")
+    assert base_config(tmp_path / "registry", teacher.parent / "run.yaml").out.endswith("teacher")
 
 
 def test_the_students_defaults_are_one_set(teacher: Path, tmp_path: Path) -> None:

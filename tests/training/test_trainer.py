@@ -149,6 +149,11 @@ def test_distillation_follows_the_teachers_logits(tiny_model_dir: Path, tmp_path
     assert (predicted == 1 - y).mean() >= 0.8
     with pytest.raises(Exception, match="teacher logits have shape"):
         fit(build_scorer(str(tiny_model_dir), cfg), data, data, cfg, tmp_path / "w2", teacher_logits=teacher[:3])
+    titled = [LabelledNote(Note(text=n.note.text, title="标题", id=n.note.id), n.label) for n in data]
+    dropping = config(teacher="teacher-dir", title_dropout=0.5)
+    with pytest.raises(Exception, match="title_dropout 0"):
+        scorer = build_scorer(str(tiny_model_dir), dropping)
+        fit(scorer, titled, data, dropping, tmp_path / "w3", teacher_logits=teacher)
 
 
 def test_a_distillation_checkpoint_does_not_resume_a_plain_run() -> None:

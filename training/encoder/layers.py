@@ -22,12 +22,19 @@ WEIGHTS = "model.safetensors"
 LAYER_KEY = re.compile(r"(^|\.)encoder\.layer\.(\d+)\.")
 
 
-def parse_layers(value: str) -> list[int]:
-    """`"0,2,4"` -> [0, 2, 4]; ConfigError naming the value when it is not a comma-separated list of integers."""
+def parse_layers(value: str, option: str = "layers") -> list[int]:
+    """`"0,2,4"` -> [0, 2, 4]; ConfigError naming `option` and the value when it is not a comma-separated list
+    of integers."""
     try:
         return [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"layers: comma-separated layer numbers such as 0,2,4,6,8,10, not '{value}'") from None
+        raise ConfigError(f"{option}: comma-separated layer numbers such as 0,2,4,6,8,10, not '{value}'") from None
+
+
+def every_other_layer(source: Path) -> list[int]:
+    """Layers 0, 2, 4, ... of the model in `source`: half its depth, spread over all of it (DistilBERT's
+    choice)."""
+    return list(range(0, layer_count(source), 2))
 
 
 def layer_count(source: Path) -> int:
@@ -39,14 +46,14 @@ def layer_count(source: Path) -> int:
     return int(count)
 
 
-def check_layers(source: Path, layers: Sequence[int]) -> None:
+def check_layers(source: Path, layers: Sequence[int], option: str = "layers") -> None:
     """ConfigError unless `source` is a local directory with one safetensors file and `layers` are distinct
-    layers of it."""
+    layers of it; the message names `option`, where the layers came from."""
     if not (source / "config.json").is_file() or not (source / WEIGHTS).is_file():
         raise ConfigError(f"{source}: keeping layers needs a local model directory with one {WEIGHTS}")
     count = layer_count(source)
     if not layers or len(set(layers)) != len(layers) or any(not 0 <= i < count for i in layers):
-        raise ConfigError(f"layers: distinct layers of 0..{count - 1}, got {list(layers)}")
+        raise ConfigError(f"{option}: distinct layers of 0..{count - 1}, got {list(layers)}")
 
 
 def keep_layers(source: Path, layers: Sequence[int], target: Path) -> Path:
