@@ -22,7 +22,8 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     names = [name for name, _, _ in COMMANDS]
-    assert len(names) == 15 and {"predict", "base-model", "kol", "checklist", "trim-vocab", "quantize"} <= set(names)
+    assert len(names) == 16
+    assert {"predict", "base-model", "kol", "checklist", "trim-vocab", "quantize", "distill"} <= set(names)
     for name, function, _ in COMMANDS:
         first_line = (function.__doc__ or "").splitlines()[0]
         assert f" {name} " in out and first_line[:30] in " ".join(out.split()), name
