@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from notecheck.commands.params import DEFAULT_MODEL, ModelDir
+from notecheck.commands.params import DEFAULT_MODEL, HeldOutSplit, ModelDir
 
 
 def distill(
@@ -43,12 +43,7 @@ def distill(
         float, typer.Option(min=0.0, max=1.0, help="weight of the labels; the rest goes to the teacher's logits")
     ] = 0.5,
     temperature: Annotated[float, typer.Option(min=0.01, help="softening of both models' logits")] = 2.0,
-    split: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="FILE", help="frozen split whose training and validation notes count (default: the model's)"
-        ),
-    ] = None,
+    split: HeldOutSplit = None,
 ) -> None:
     """Train a shallower student of a model on its training notes and the model's own logits.
 

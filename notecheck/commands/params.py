@@ -19,6 +19,11 @@ from notecheck.model.paths import bundled_path
 DEFAULT_MODEL = Path(bundled_path("runs/default"))
 
 ModelDir = Annotated[Path, typer.Option("--model", metavar="DIR", help="model directory")]
+#: `--split FILE` of the commands that copy a model and check the copy on its validation writers
+HeldOutSplit = Annotated[
+    Path | None,
+    typer.Option(metavar="FILE", help="frozen split whose training and validation notes count (default: the model's)"),
+]
 RuntimeOption = Annotated[
     Runtime,
     typer.Option(

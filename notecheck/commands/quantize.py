@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from notecheck.commands.params import DEFAULT_MODEL, ModelDir
+from notecheck.commands.params import DEFAULT_MODEL, HeldOutSplit, ModelDir
 
 
 def quantize(
@@ -30,12 +30,7 @@ def quantize(
         float,
         typer.Option(min=0.0, max=1.0, help="largest validation macro-F1 loss against fp32 before nothing is written"),
     ] = 0.005,
-    split: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="FILE", help="frozen split whose training and validation notes count (default: the model's)"
-        ),
-    ] = None,
+    split: HeldOutSplit = None,
 ) -> None:
     """Write an int8 copy of a model: about 1.2x the notes/s of the default runtime, checked on held-out writers.
 
